@@ -34,7 +34,7 @@ struct kb_buf;
 /*
  * Takes one unencrypted packet from the front of data.
  * On KB_OK, *packet_size is the number of bytes the packet occupies on the
- * wire and *payload/*payload_len point at its payload inside data.
+ * wire and *payload and *payload_len point at its payload inside data.
  * Returns KB_ERR_INCOMPLETE when data holds only part of a packet, or
  * KB_ERR_PACKET_TOO_LARGE, KB_ERR_PACKET_TOO_SMALL, KB_ERR_PADDING_INVALID.
  */
