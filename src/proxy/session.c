@@ -1,2 +1,662 @@
-/* placeholder: replaced by its implementation */
+/*
+ * One tap session: a client connection, the connection to the upstream, and
+ * a sniffer on each direction.
+ *
+ * Bytes are relayed unchanged both ways. Back-pressure follows libevent's
+ * sample/le-proxy.c: once the receiving side's output buffer reaches the
+ * route's buffer_limit, reading from the sending side stops until that
+ * output has drained to half. A session therefore buffers at most about
+ * buffer_limit plus one read per direction.
+ */
 #include "config.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "kexbridge/conf.h"
+#include "kexbridge/err.h"
+#include "kexbridge/i18n.h"
+#include "kexbridge/json.h"
+#include "kexbridge/log.h"
+#include "kexbridge/sniffer.h"
+#include "kexbridge/advice.h"
+#include "kexbridge/negotiate.h"
+#include "kexbridge/report.h"
+#include "session.h"
+
+/*
+ * How long the last buffered bytes may take to drain after one side closed.
+ * NOTE: a fixed value; a route setting would be better if peers need longer.
+ */
+#define SESSION_DRAIN_TIMEOUT	30
+
+struct session_side {
+	struct bufferevent *bev;
+	struct kb_sniffer *sniffer;
+	const char *name;	/* "client" or "server" */
+	uint64_t bytes;		/* read from this side and forwarded */
+	bool paused;		/* reading stopped until the other side drains */
+	bool failed;		/* a socket error: nothing more can be written */
+	bool disconnect_logged;
+};
+
+struct kb_session {
+	TAILQ_ENTRY(kb_session) entry;
+	struct kb_route_ctx *ctx;
+	char id[KB_SESSION_ID_LEN];
+	char client_str[KB_NET_ADDRSTR_MAX];
+	struct session_side client;
+	struct session_side server;
+	/* Connect timeout, then the drain timeout once the session closes. */
+	struct event *timer;
+	struct event *handshake_timer;
+	struct timespec started;
+	struct timespec last_activity;
+	bool connected;
+	bool reported;
+	bool closing;
+	const char *closed_by;
+	const char *reason;
+};
+
+static double
+session_elapsed(const struct timespec *since)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - since->tv_sec) +
+	    (double)(now.tv_nsec - since->tv_nsec) / 1e9;
+}
+
+void
+kb_session_new_id(char id[KB_SESSION_ID_LEN])
+{
+	static uint32_t seed, counter;
+	static bool seeded;
+
+	if (!seeded) {
+		if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != sizeof(seed))
+			seed = (uint32_t)time(NULL) ^ ((uint32_t)getpid() << 16);
+		seeded = true;
+	}
+	/* Multiplying by an odd constant is a bijection mod 2^32, so ids stay unique. */
+	snprintf(id, KB_SESSION_ID_LEN, "%08x", seed + counter++ * 0x9e3779b1u);
+}
+
+static struct session_side *
+session_side_of(struct kb_session *s, struct bufferevent *bev)
+{
+	return bev == s->client.bev ? &s->client : &s->server;
+}
+
+static struct session_side *
+session_peer_of(struct kb_session *s, struct session_side *side)
+{
+	return side == &s->client ? &s->server : &s->client;
+}
+
+static void
+session_log_end(struct kb_session *s, const char *closed_by, const char *reason)
+{
+	struct kb_json *json = kb_json_new();
+	double duration = session_elapsed(&s->started);
+	char text[512];
+
+	if (json != NULL) {
+		kb_json_str(json, "event", "session_end");
+		kb_json_str(json, "route", s->ctx->route->name);
+		kb_json_uint(json, "bytes_c2s", s->client.bytes);
+		kb_json_uint(json, "bytes_s2c", s->server.bytes);
+		kb_json_double(json, "duration_s", duration);
+		kb_json_str(json, "closed_by", closed_by);
+		kb_json_str(json, "reason", reason);
+	}
+	snprintf(text, sizeof(text),
+	    _("session end: closed by %s (%s) after %.3f s, %llu bytes client to server, "
+	    "%llu bytes server to client"), closed_by, reason, duration,
+	    (unsigned long long)s->client.bytes, (unsigned long long)s->server.bytes);
+	kb_log_event(KB_LOG_INFO, s->id, json, text);
+}
+
+static void
+session_side_free(struct session_side *side)
+{
+	if (side->bev != NULL)
+		bufferevent_free(side->bev);
+	kb_sniffer_free(side->sniffer);
+	side->bev = NULL;
+	side->sniffer = NULL;
+}
+
+void
+kb_session_close(struct kb_session *s, const char *closed_by, const char *reason)
+{
+	session_log_end(s, closed_by, reason);
+	TAILQ_REMOVE(&s->ctx->sessions, s, entry);
+	s->ctx->session_count--;
+	session_side_free(&s->client);
+	session_side_free(&s->server);
+	if (s->timer != NULL)
+		event_free(s->timer);
+	if (s->handshake_timer != NULL)
+		event_free(s->handshake_timer);
+	free(s);
+}
+
+/* Sends FIN on every side still able to write, then closes the session. */
+static void
+session_finish(struct kb_session *s)
+{
+	if (s->client.bev != NULL && !s->client.failed)
+		shutdown(bufferevent_getfd(s->client.bev), SHUT_WR);
+	if (s->server.bev != NULL && !s->server.failed && s->connected)
+		shutdown(bufferevent_getfd(s->server.bev), SHUT_WR);
+	kb_session_close(s, s->closed_by, s->reason);
+}
+
+static bool
+session_output_pending(const struct session_side *side)
+{
+	return side->bev != NULL && !side->failed &&
+	    evbuffer_get_length(bufferevent_get_output(side->bev)) > 0;
+}
+
+/*
+ * Stops reading on both sides and closes the session once what is buffered
+ * for either side has been written, or SESSION_DRAIN_TIMEOUT has passed.
+ */
+static void
+session_drain_and_close(struct kb_session *s, const char *closed_by, const char *reason)
+{
+	struct timeval tv = { SESSION_DRAIN_TIMEOUT, 0 };
+
+	s->closing = true;
+	s->closed_by = closed_by;
+	s->reason = reason;
+	bufferevent_disable(s->client.bev, EV_READ);
+	bufferevent_disable(s->server.bev, EV_READ);
+	bufferevent_setwatermark(s->client.bev, EV_WRITE, 0, 0);
+	bufferevent_setwatermark(s->server.bev, EV_WRITE, 0, 0);
+	if (!session_output_pending(&s->client) && !session_output_pending(&s->server)) {
+		session_finish(s);
+		return;
+	}
+	evtimer_add(s->timer, &tv);
+}
+
+/* Logs why a sniffer failed and closes the session. */
+static void
+session_fail_protocol(struct kb_session *s, struct session_side *side, int err)
+{
+	struct kb_json *json = kb_json_new();
+	char text[256];
+
+	if (json != NULL) {
+		kb_json_str(json, "event", "protocol_error");
+		kb_json_str(json, "side", side->name);
+		kb_json_str(json, "error", kb_err_str(err));
+	}
+	snprintf(text, sizeof(text), _("%s sent invalid SSH data: %s; closing both sides"),
+	    side->name, kb_err_str(err));
+	kb_log_event(KB_LOG_INFO, s->id, json, text);
+	kb_session_close(s, "kexbridge", "protocol_error");
+}
+
+static void
+session_log_disconnect(struct kb_session *s, struct session_side *side)
+{
+	struct kb_json *json = kb_json_new();
+	uint32_t code = kb_sniffer_disconnect_reason(side->sniffer);
+	const char *desc = kb_sniffer_disconnect_text(side->sniffer);
+	char text[512];
+
+	if (desc == NULL)
+		desc = "";
+	if (json != NULL) {
+		kb_json_str(json, "event", "disconnect");
+		kb_json_str(json, "side", side->name);
+		kb_json_uint(json, "reason_code", code);
+		kb_json_str(json, "description", desc);
+	}
+	snprintf(text, sizeof(text),
+	    _("%s sent SSH_MSG_DISCONNECT before KEXINIT: reason %u, \"%s\""),
+	    side->name, (unsigned int)code, desc);
+	kb_log_event(KB_LOG_INFO, s->id, json, text);
+}
+
+/*
+ * Computes the negotiation from both KEXINITs (RFC 4253 section 7.1) and logs
+ * it as one event: the agreed algorithms, or each failed category with both
+ * offers and advice.
+ */
+static void
+session_report(struct kb_session *s)
+{
+	struct kb_negotiation neg;
+	struct kb_advice advice;
+	struct kb_report report;
+	struct kb_json *json;
+	char *text = NULL;
+
+	memset(&advice, 0, sizeof(advice));
+	memset(&report, 0, sizeof(report));
+	report.client_version = kb_sniffer_version(s->client.sniffer);
+	report.server_version = kb_sniffer_version(s->server.sniffer);
+	report.client = kb_sniffer_kexinit(s->client.sniffer);
+	report.server = kb_sniffer_kexinit(s->server.sniffer);
+	kb_negotiate(report.client, report.server, &neg);
+	if (kb_advice_build(report.client, report.server, report.server_version, &neg,
+	    &advice) != 0) {
+		kb_log(KB_LOG_ERROR, s->id, "%s", _("cannot build the advice; logging without it"));
+		kb_advice_free(&advice);
+		memset(&advice, 0, sizeof(advice));
+	}
+	report.neg = &neg;
+	report.advice = &advice;
+
+	if ((json = kb_json_new()) != NULL) {
+		kb_json_str(json, "event", "negotiation");
+		kb_json_str(json, "route", s->ctx->route->name);
+		kb_report_json(json, &report);
+	}
+	if (kb_log_format() == KB_LOG_TEXT)
+		text = kb_report_line(&report, true);
+	kb_log_event(neg.failed != 0 ? KB_LOG_WARN : KB_LOG_INFO, s->id, json,
+	    text != NULL ? text : _("negotiation finished; the summary could not be built"));
+	free(text);
+	kb_advice_free(&advice);
+}
+
+static bool
+session_sniffing(const struct session_side *side)
+{
+	enum kb_sniff_state st = kb_sniffer_state(side->sniffer);
+
+	return st == KB_SNIFF_VERSION || st == KB_SNIFF_KEXINIT;
+}
+
+/*
+ * Feeds the bytes waiting in src to side's sniffer without copying them.
+ * Returns -1 when the input was malformed and the session is gone.
+ */
+static int
+session_sniff(struct kb_session *s, struct session_side *side, struct evbuffer *src)
+{
+	struct evbuffer_iovec vec[8];
+	struct evbuffer_ptr pos;
+	size_t total = evbuffer_get_length(src), done = 0, len;
+	int i, n, r = 0;
+
+	while (done < total && r == 0 && session_sniffing(side)) {
+		if (evbuffer_ptr_set(src, &pos, done, EVBUFFER_PTR_SET) != 0)
+			break;
+		n = evbuffer_peek(src, (ev_ssize_t)(total - done), &pos, vec, 8);
+		if (n <= 0)
+			break;
+		for (i = 0; i < n && i < 8 && r == 0 && done < total; i++) {
+			len = vec[i].iov_len < total - done ? vec[i].iov_len : total - done;
+			r = kb_sniffer_feed(side->sniffer, vec[i].iov_base, len);
+			done += len;
+		}
+	}
+	if (r != 0) {
+		session_fail_protocol(s, side, r);
+		return -1;
+	}
+
+	if (kb_sniffer_state(side->sniffer) == KB_SNIFF_DISCONNECTED &&
+	    !side->disconnect_logged) {
+		side->disconnect_logged = true;
+		session_log_disconnect(s, side);
+	}
+	if (!s->reported && kb_sniffer_state(s->client.sniffer) == KB_SNIFF_DONE &&
+	    kb_sniffer_state(s->server.sniffer) == KB_SNIFF_DONE) {
+		s->reported = true;
+		event_del(s->handshake_timer);
+		session_report(s);
+	}
+	return 0;
+}
+
+/* Stops reading from side until its peer's output drains to half the limit. */
+static void
+session_pause(struct kb_session *s, struct session_side *side, struct session_side *peer)
+{
+	size_t limit = s->ctx->route->buffer_limit;
+
+	side->paused = true;
+	bufferevent_disable(side->bev, EV_READ);
+	bufferevent_setwatermark(peer->bev, EV_WRITE, limit / 2, 0);
+}
+
+/*
+ * Moves what side has read to its peer's output, after the sniffer has seen
+ * it. Returns -1 when the session is gone.
+ */
+static int
+session_forward(struct kb_session *s, struct session_side *side)
+{
+	struct session_side *peer = session_peer_of(s, side);
+	struct evbuffer *src = bufferevent_get_input(side->bev);
+	struct evbuffer *dst;
+	size_t len = evbuffer_get_length(src);
+
+	if (len == 0)
+		return 0;
+	if (session_sniff(s, side, src) != 0)
+		return -1;
+	if (peer->failed) {
+		evbuffer_drain(src, len);
+		return 0;
+	}
+	dst = bufferevent_get_output(peer->bev);
+	if (evbuffer_add_buffer(dst, src) != 0) {
+		kb_log(KB_LOG_ERROR, s->id, "%s", _("cannot move data between buffers; closing"));
+		kb_session_close(s, "kexbridge", "limit");
+		return -1;
+	}
+	side->bytes += len;
+	clock_gettime(CLOCK_MONOTONIC, &s->last_activity);
+	if (!s->closing && evbuffer_get_length(dst) >= s->ctx->route->buffer_limit)
+		session_pause(s, side, peer);
+	return 0;
+}
+
+static void
+session_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct kb_session *s = arg;
+
+	session_forward(s, session_side_of(s, bev));
+}
+
+/* Output drained to the low watermark: resume the paused peer, or finish closing. */
+static void
+session_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct kb_session *s = arg;
+	struct session_side *side = session_side_of(s, bev);
+	struct session_side *peer = session_peer_of(s, side);
+
+	if (s->closing) {
+		if (!session_output_pending(&s->client) && !session_output_pending(&s->server))
+			session_finish(s);
+		return;
+	}
+	if (peer->paused) {
+		peer->paused = false;
+		bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
+		bufferevent_enable(peer->bev, EV_READ);
+	}
+}
+
+static void
+session_set_nodelay(struct bufferevent *bev)
+{
+	int on = 1;
+
+	/* Relay each chunk at once: the tap must not delay the handshake. */
+	setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+}
+
+static void
+session_on_connected(struct kb_session *s)
+{
+	const struct kb_route *route = s->ctx->route;
+	struct timeval idle = { (time_t)route->idle_timeout, 0 };
+
+	s->connected = true;
+	event_del(s->timer);
+	session_set_nodelay(s->server.bev);
+	if (route->idle_timeout > 0) {
+		bufferevent_set_timeouts(s->client.bev, &idle, &idle);
+		bufferevent_set_timeouts(s->server.bev, &idle, &idle);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &s->last_activity);
+	bufferevent_enable(s->client.bev, EV_READ | EV_WRITE);
+	bufferevent_enable(s->server.bev, EV_READ | EV_WRITE);
+	kb_log(KB_LOG_DEBUG, s->id, _("connected to upstream %s"), s->ctx->upstream_str);
+}
+
+static void
+session_connect_failed(struct kb_session *s, const char *cause)
+{
+	struct kb_json *json = kb_json_new();
+	char text[512];
+
+	if (json != NULL) {
+		kb_json_str(json, "event", "connect_failed");
+		kb_json_str(json, "upstream", s->ctx->upstream_str);
+		kb_json_str(json, "error", cause);
+	}
+	snprintf(text, sizeof(text), _("connecting to upstream %s failed: %s; closing the client"),
+	    s->ctx->upstream_str, cause);
+	kb_log_event(KB_LOG_INFO, s->id, json, text);
+}
+
+/*
+ * A read timeout on one side counts as idle only when the other direction was
+ * quiet too. A write timeout means the peer stopped reading for that long.
+ */
+static void
+session_on_timeout(struct kb_session *s, struct session_side *side, short what)
+{
+	const struct kb_route *route = s->ctx->route;
+
+	if ((what & BEV_EVENT_READING) &&
+	    session_elapsed(&s->last_activity) < (double)route->idle_timeout) {
+		if (!side->paused)
+			bufferevent_enable(side->bev, EV_READ);
+		return;
+	}
+	kb_log(KB_LOG_INFO, s->id, _("no data for %u s (idle_timeout); closing"),
+	    route->idle_timeout);
+	session_drain_and_close(s, "kexbridge", "idle_timeout");
+}
+
+static void
+session_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct kb_session *s = arg;
+	struct session_side *side = session_side_of(s, bev);
+	int err = EVUTIL_SOCKET_ERROR();
+
+	if (what & BEV_EVENT_CONNECTED) {
+		session_on_connected(s);
+		return;
+	}
+	if (side == &s->server && !s->connected) {
+		session_connect_failed(s, evutil_socket_error_to_string(err));
+		kb_session_close(s, "kexbridge", "connect_failed");
+		return;
+	}
+	if ((what & BEV_EVENT_TIMEOUT) && !s->closing) {
+		session_on_timeout(s, side, what);
+		return;
+	}
+	if ((what & BEV_EVENT_TIMEOUT) && s->closing) {
+		kb_session_close(s, s->closed_by, s->reason);
+		return;
+	}
+	if (what & BEV_EVENT_ERROR) {
+		side->failed = true;
+		evbuffer_drain(bufferevent_get_output(bev),
+		    evbuffer_get_length(bufferevent_get_output(bev)));
+	}
+	if (s->closing) {
+		if (!session_output_pending(&s->client) && !session_output_pending(&s->server))
+			session_finish(s);
+		return;
+	}
+
+	/* Pass on what the closing side sent last, then close once it is written. */
+	if (session_forward(s, side) != 0)
+		return;
+	if (what & BEV_EVENT_EOF) {
+		session_drain_and_close(s, side->name, "eof");
+		return;
+	}
+	kb_log(KB_LOG_DEBUG, s->id, _("%s connection failed: %s"), side->name,
+	    evutil_socket_error_to_string(err));
+	session_drain_and_close(s, side->name, err == ECONNRESET || err == EPIPE ?
+	    "reset" : "error");
+}
+
+/* Fires as the connect timeout before the upstream connection is up, else as the drain timeout. */
+static void
+session_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct kb_session *s = arg;
+
+	if (s->closing) {
+		kb_log(KB_LOG_INFO, s->id, _("buffered data not written within %d s; closing"),
+		    SESSION_DRAIN_TIMEOUT);
+		kb_session_close(s, s->closed_by, s->reason);
+		return;
+	}
+	session_connect_failed(s, _("timed out"));
+	kb_session_close(s, "kexbridge", "connect_timeout");
+}
+
+static void
+session_handshake_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct kb_session *s = arg;
+
+	if (s->reported || s->closing)
+		return;
+	kb_log(KB_LOG_INFO, s->id,
+	    _("both KEXINITs not seen within %u s (handshake_timeout); closing"),
+	    s->ctx->route->handshake_timeout);
+	kb_session_close(s, "kexbridge", "handshake_timeout");
+}
+
+static void
+session_log_start(struct kb_session *s)
+{
+	struct kb_json *json = kb_json_new();
+	const struct kb_route *route = s->ctx->route;
+	char text[512];
+
+	if (json != NULL) {
+		kb_json_str(json, "event", "session_start");
+		kb_json_str(json, "route", route->name);
+		kb_json_str(json, "client", s->client_str);
+		kb_json_str(json, "upstream", s->ctx->upstream_str);
+		kb_json_str(json, "mode", kb_conf_mode_str(route->mode));
+	}
+	snprintf(text, sizeof(text), _("session start: client %s, route %s, upstream %s, mode %s"),
+	    s->client_str, route->name, s->ctx->upstream_str, kb_conf_mode_str(route->mode));
+	kb_log_event(KB_LOG_INFO, s->id, json, text);
+}
+
+static void
+session_log_rejected(struct kb_route_ctx *ctx, const char *client)
+{
+	struct kb_json *json = kb_json_new();
+	char id[KB_SESSION_ID_LEN], text[512];
+
+	kb_session_new_id(id);
+	if (json != NULL) {
+		kb_json_str(json, "event", "session_rejected");
+		kb_json_str(json, "route", ctx->route->name);
+		kb_json_str(json, "client", client);
+		kb_json_str(json, "reason", "limit");
+		kb_json_uint(json, "max_sessions", ctx->route->max_sessions);
+	}
+	snprintf(text, sizeof(text),
+	    _("rejected client %s: route %s already has max_sessions (%u) sessions"),
+	    client, ctx->route->name, ctx->route->max_sessions);
+	kb_log_event(KB_LOG_INFO, id, json, text);
+}
+
+/* Allocates the session and its two sides; the client socket is owned on success. */
+static struct kb_session *
+session_new(struct kb_route_ctx *ctx, evutil_socket_t fd)
+{
+	const int opts = BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS;
+	struct kb_session *s;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return NULL;
+	s->ctx = ctx;
+	s->client.name = "client";
+	s->server.name = "server";
+	s->client.sniffer = kb_sniffer_new(KB_ROLE_CLIENT);
+	s->server.sniffer = kb_sniffer_new(KB_ROLE_SERVER);
+	s->timer = evtimer_new(ctx->base, session_timer_cb, s);
+	s->handshake_timer = evtimer_new(ctx->base, session_handshake_cb, s);
+	s->server.bev = bufferevent_socket_new(ctx->base, -1, opts);
+	if (s->client.sniffer == NULL || s->server.sniffer == NULL || s->timer == NULL ||
+	    s->handshake_timer == NULL || s->server.bev == NULL)
+		goto fail;
+	if ((s->client.bev = bufferevent_socket_new(ctx->base, fd, opts)) == NULL)
+		goto fail;
+	bufferevent_setcb(s->client.bev, session_read_cb, session_write_cb,
+	    session_event_cb, s);
+	bufferevent_setcb(s->server.bev, session_read_cb, session_write_cb,
+	    session_event_cb, s);
+	return s;
+ fail:
+	session_side_free(&s->client);
+	session_side_free(&s->server);
+	if (s->timer != NULL)
+		event_free(s->timer);
+	if (s->handshake_timer != NULL)
+		event_free(s->handshake_timer);
+	free(s);
+	return NULL;
+}
+
+void
+kb_session_start(struct kb_route_ctx *ctx, evutil_socket_t fd,
+    const struct sockaddr *client, socklen_t client_len)
+{
+	const struct kb_route *route = ctx->route;
+	struct timeval connect_tv = { (time_t)route->connect_timeout, 0 };
+	struct timeval handshake_tv = { (time_t)route->handshake_timeout, 0 };
+	char client_str[KB_NET_ADDRSTR_MAX];
+	struct kb_session *s;
+
+	kb_net_format(client, client_len, client_str, sizeof(client_str));
+	if (ctx->session_count >= route->max_sessions) {
+		session_log_rejected(ctx, client_str);
+		evutil_closesocket(fd);
+		return;
+	}
+	if ((s = session_new(ctx, fd)) == NULL) {
+		kb_log(KB_LOG_ERROR, NULL, _("out of memory for a session from %s; closing it"),
+		    client_str);
+		evutil_closesocket(fd);
+		return;
+	}
+	kb_session_new_id(s->id);
+	memcpy(s->client_str, client_str, sizeof(s->client_str));
+	clock_gettime(CLOCK_MONOTONIC, &s->started);
+	s->last_activity = s->started;
+	TAILQ_INSERT_TAIL(&ctx->sessions, s, entry);
+	ctx->session_count++;
+	session_log_start(s);
+
+	/* Reading from the client starts once the upstream connection is up, so nothing piles up. */
+	session_set_nodelay(s->client.bev);
+	bufferevent_disable(s->client.bev, EV_READ | EV_WRITE);
+	evtimer_add(s->timer, &connect_tv);
+	evtimer_add(s->handshake_timer, &handshake_tv);
+	if (bufferevent_socket_connect(s->server.bev,
+	    (struct sockaddr *)&ctx->upstream_addr.ss, (int)ctx->upstream_addr.len) != 0) {
+		session_connect_failed(s, evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+		kb_session_close(s, "kexbridge", "connect_failed");
+	}
+}

@@ -1,0 +1,54 @@
+/*
+ * One relayed connection of the tap relay (private to src/proxy).
+ */
+#ifndef KEXBRIDGE_SESSION_H
+#define KEXBRIDGE_SESSION_H
+
+#include <stddef.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include <event2/util.h>
+
+#include "kexbridge/net.h"
+
+struct event_base;
+struct evconnlistener;
+struct event;
+struct kb_route;
+struct kb_session;
+
+/* A listening route and the sessions it accepted. */
+struct kb_route_ctx {
+	const struct kb_route *route;
+	struct event_base *base;
+	struct evconnlistener *listener;
+	struct event *resume_timer;	/* re-enables accepting after an error */
+	struct kb_net_addr listen_addr;
+	struct kb_net_addr upstream_addr;
+	char listen_str[KB_NET_ADDRSTR_MAX];
+	char upstream_str[KB_NET_ADDRSTR_MAX];
+	size_t session_count;
+	TAILQ_HEAD(, kb_session) sessions;
+};
+
+/* Length of a session id and its NUL. */
+#define KB_SESSION_ID_LEN	9
+
+/*
+ * Takes over fd, an accepted client connection, and starts relaying it to the
+ * route's upstream. On failure fd is closed and the failure logged.
+ */
+void kb_session_start(struct kb_route_ctx *ctx, evutil_socket_t fd,
+    const struct sockaddr *client, socklen_t client_len);
+
+/*
+ * Closes both sides at once, logs the session end and frees the session.
+ * closed_by is "client", "server" or "kexbridge".
+ */
+void kb_session_close(struct kb_session *session, const char *closed_by, const char *reason);
+
+/* Writes a new session id (8 hex digits, unique within the process). */
+void kb_session_new_id(char id[KB_SESSION_ID_LEN]);
+
+#endif

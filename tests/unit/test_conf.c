@@ -1,2 +1,465 @@
-/* placeholder */
-int main(void) { return 77; }
+/*
+ * The INI configuration and address parsing: good files, each kind of bad
+ * file with its FILE:LINE message, and the address forms.
+ */
+#include "config.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <netinet/in.h>
+
+#include <cmocka.h>
+
+#include "kexbridge/conf.h"
+#include "kexbridge/err.h"
+#include "kexbridge/net.h"
+
+struct conf_fixture {
+	char path[64];
+	struct kb_conf conf;
+	char err[1024];
+};
+
+static int
+conf_setup(void **state)
+{
+	struct conf_fixture *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	kb_conf_init(&f->conf);
+	*state = f;
+	return 0;
+}
+
+static int
+conf_teardown(void **state)
+{
+	struct conf_fixture *f = *state;
+
+	if (f->path[0] != '\0')
+		unlink(f->path);
+	kb_conf_free(&f->conf);
+	free(f);
+	return 0;
+}
+
+/* Writes text to a new temporary file and loads it. */
+static int
+conf_load_text(struct conf_fixture *f, const char *text)
+{
+	int fd;
+
+	snprintf(f->path, sizeof(f->path), "/tmp/test_conf.XXXXXX");
+	fd = mkstemp(f->path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	return kb_conf_load_file(&f->conf, f->path, f->err, sizeof(f->err));
+}
+
+/* Checks that err starts with "PATH:LINE: " and contains what. */
+static void
+assert_error_at(const struct conf_fixture *f, unsigned int line, const char *what)
+{
+	char prefix[128];
+
+	snprintf(prefix, sizeof(prefix), "%s:%u: ", f->path, line);
+	if (strncmp(f->err, prefix, strlen(prefix)) != 0)
+		fail_msg("expected prefix '%s' in '%s'", prefix, f->err);
+	if (strstr(f->err, what) == NULL)
+		fail_msg("expected '%s' in '%s'", what, f->err);
+}
+
+static void
+conf_load_reads_full_file(void **state)
+{
+	struct conf_fixture *f = *state;
+	const struct kb_route *a, *b;
+
+	assert_int_equal(conf_load_text(f,
+	    "; a comment\n"
+	    "[global]\n"
+	    "log_format = json\n"
+	    "log_target = syslog\n"
+	    "log_level = debug\n"
+	    "\n"
+	    "[route backup]\n"
+	    "listen = 127.0.0.1:2222\n"
+	    "upstream = backup.example:22\n"
+	    "mode = tap\n"
+	    "connect_timeout = 5\n"
+	    "handshake_timeout = 2m\n"
+	    "idle_timeout = 0\n"
+	    "buffer_limit = 1M\n"
+	    "max_sessions = 10\n"
+	    "\n"
+	    "[route v6]\n"
+	    "listen = [::1]:2222\n"
+	    "upstream = [2001:db8::1]\n"), 0);
+
+	assert_int_equal(f->conf.log_format, KB_LOG_JSON);
+	assert_int_equal(f->conf.log_target, KB_LOG_SYSLOG);
+	assert_int_equal(f->conf.log_level, KB_LOG_DEBUG);
+	assert_int_equal(f->conf.route_count, 2);
+	a = &f->conf.routes[0];
+	assert_string_equal(a->name, "backup");
+	assert_string_equal(a->listen, "127.0.0.1:2222");
+	assert_string_equal(a->upstream, "backup.example:22");
+	assert_int_equal(a->mode, KB_MODE_TAP);
+	assert_int_equal(a->connect_timeout, 5);
+	assert_int_equal(a->handshake_timeout, 120);
+	assert_int_equal(a->idle_timeout, 0);
+	assert_int_equal(a->buffer_limit, 1024 * 1024);
+	assert_int_equal(a->max_sessions, 10);
+	assert_int_equal(a->line, 7);
+	b = &f->conf.routes[1];
+	assert_string_equal(b->name, "v6");
+	assert_string_equal(b->listen, "[::1]:2222");
+	assert_int_equal(b->line, 17);
+}
+
+static void
+conf_load_applies_defaults(void **state)
+{
+	struct conf_fixture *f = *state;
+	const struct kb_route *r;
+
+	assert_int_equal(conf_load_text(f,
+	    "[route a]\nlisten = 0.0.0.0:2222\nupstream = 127.0.0.1\n"), 0);
+	assert_int_equal(f->conf.log_format, KB_LOG_TEXT);
+	assert_int_equal(f->conf.log_target, KB_LOG_STDERR);
+	assert_int_equal(f->conf.log_level, KB_LOG_INFO);
+	r = &f->conf.routes[0];
+	assert_int_equal(r->mode, KB_MODE_TAP);
+	assert_int_equal(r->connect_timeout, 10);
+	assert_int_equal(r->handshake_timeout, 60);
+	assert_int_equal(r->idle_timeout, 3600);
+	assert_int_equal(r->buffer_limit, 256 * 1024);
+	assert_int_equal(r->max_sessions, 256);
+}
+
+static void
+conf_load_rejects_unknown_route_key(void **state)
+{
+	struct conf_fixture *f = *state;
+
+	assert_int_equal(conf_load_text(f,
+	    "[route a]\nlisten = 127.0.0.1:2222\nlisten_port = 22\nupstream = h:22\n"),
+	    KB_ERR_CONFIG_INVALID);
+	assert_error_at(f, 3, "unknown key 'listen_port' in [route a]; valid keys are listen, "
+	    "upstream, mode");
+}
+
+static void
+conf_load_rejects_unknown_global_key(void **state)
+{
+	struct conf_fixture *f = *state;
+
+	assert_int_equal(conf_load_text(f, "[global]\nverbose = yes\n"), KB_ERR_CONFIG_INVALID);
+	assert_error_at(f, 2, "unknown key 'verbose' in [global]; valid keys are log_format");
+}
+
+static void
+conf_load_rejects_bad_values(void **state)
+{
+	static const struct {
+		const char *line;
+		const char *expected;
+	} cases[] = {
+		{ "connect_timeout = 0", "invalid connect_timeout '0' in [route a]; expected seconds" },
+		{ "connect_timeout = 10x", "invalid connect_timeout '10x'" },
+		{ "handshake_timeout = -1", "invalid handshake_timeout '-1'" },
+		{ "idle_timeout = soon", "invalid idle_timeout 'soon'" },
+		{ "buffer_limit = 100", "invalid buffer_limit '100' in [route a]; expected bytes" },
+		{ "buffer_limit = 1G", "invalid buffer_limit '1G'" },
+		{ "max_sessions = 0", "invalid max_sessions '0' in [route a]; expected a number" },
+		{ "max_sessions = 99999999999999999999", "invalid max_sessions" },
+		{ "mode = relay", "invalid mode 'relay' in [route a]; expected tap" },
+		{ "mode = bridge", "mode 'bridge' in [route a] is not available in this version" },
+		{ "mode = auto", "mode 'auto' in [route a] is not available in this version" },
+	};
+	struct conf_fixture *f = *state;
+	char text[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		kb_conf_free(&f->conf);
+		kb_conf_init(&f->conf);
+		unlink(f->path);
+		snprintf(text, sizeof(text),
+		    "[route a]\nlisten = 127.0.0.1:2222\nupstream = h:22\n%s\n", cases[i].line);
+		assert_int_equal(conf_load_text(f, text), KB_ERR_CONFIG_INVALID);
+		assert_error_at(f, 4, cases[i].expected);
+	}
+}
+
+static void
+conf_load_rejects_bad_global_values(void **state)
+{
+	struct conf_fixture *f = *state;
+
+	assert_int_equal(conf_load_text(f, "[global]\nlog_format = xml\n"),
+	    KB_ERR_CONFIG_INVALID);
+	assert_error_at(f, 2, "invalid log_format 'xml'; expected text or json");
+}
+
+static void
+conf_load_rejects_missing_listen(void **state)
+{
+	struct conf_fixture *f = *state;
+
+	assert_int_equal(conf_load_text(f,
+	    "[route ok]\nlisten = 127.0.0.1:1\nupstream = h\n\n[route empty]\n"),
+	    KB_ERR_CONFIG_INVALID);
+	assert_error_at(f, 5, "[route empty] has no listen address");
+}
+
+static void
+conf_load_rejects_missing_upstream(void **state)
+{
+	struct conf_fixture *f = *state;
+
+	assert_int_equal(conf_load_text(f, "[route a]\nlisten = 127.0.0.1:2222\n"),
+	    KB_ERR_CONFIG_INVALID);
+	assert_error_at(f, 1, "[route a] has no upstream");
+}
+
+static void
+conf_load_rejects_duplicate_listen(void **state)
+{
+	struct conf_fixture *f = *state;
+
+	assert_int_equal(conf_load_text(f,
+	    "[route a]\nlisten = 127.0.0.1:2222\nupstream = h\n"
+	    "[route b]\nlisten = 127.0.0.1:02222\nupstream = h\n"),
+	    KB_ERR_CONFIG_INVALID);
+	assert_error_at(f, 4, "duplicate listen address 127.0.0.1:2222 in [route b]; "
+	    "[route a] already listens there");
+}
+
+static void
+conf_load_rejects_bad_listen_address(void **state)
+{
+	struct conf_fixture *f = *state;
+
+	assert_int_equal(conf_load_text(f,
+	    "[route a]\nlisten = localhost:2222\nupstream = h\n"), KB_ERR_CONFIG_INVALID);
+	assert_error_at(f, 1, "invalid listen address 'localhost:2222' in [route a]");
+}
+
+static void
+conf_load_rejects_structure_errors(void **state)
+{
+	static const struct {
+		const char *text;
+		unsigned int line;
+		const char *expected;
+	} cases[] = {
+		{ "[routes]\n", 1, "unknown section [routes]" },
+		{ "[route a]\nlisten = 127.0.0.1:1\nupstream = h\n[route a]\n", 4,
+		    "duplicate section [route a]" },
+		{ "[route a/b]\n", 1, "invalid route name 'a/b'" },
+		{ "listen = 127.0.0.1:1\n", 1, "key 'listen' outside a section" },
+		{ "[route a]\nlisten = 127.0.0.1:1\nlisten = 127.0.0.1:2\n", 3,
+		    "'listen' is set twice in [route a]" },
+		{ "[route a]\nthis is not ini\n", 2, "syntax error" },
+	};
+	struct conf_fixture *f = *state;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		kb_conf_free(&f->conf);
+		kb_conf_init(&f->conf);
+		unlink(f->path);
+		assert_int_equal(conf_load_text(f, cases[i].text), KB_ERR_CONFIG_INVALID);
+		assert_error_at(f, cases[i].line, cases[i].expected);
+	}
+}
+
+static void
+conf_load_rejects_file_without_routes(void **state)
+{
+	struct conf_fixture *f = *state;
+
+	assert_int_equal(conf_load_text(f, "[global]\nlog_level = warn\n"),
+	    KB_ERR_CONFIG_INVALID);
+	assert_non_null(strstr(f->err, "no route configured"));
+}
+
+static void
+conf_load_reports_missing_file(void **state)
+{
+	struct conf_fixture *f = *state;
+
+	assert_int_equal(kb_conf_load_file(&f->conf, "/nonexistent/kexbridge.conf",
+	    f->err, sizeof(f->err)), KB_ERR_NOT_FOUND);
+	assert_non_null(strstr(f->err, "/nonexistent/kexbridge.conf"));
+}
+
+static void
+conf_add_route_builds_tap_route(void **state)
+{
+	struct conf_fixture *f = *state;
+
+	assert_int_equal(kb_conf_add_route(&f->conf, "cli", "[::1]:2200", "127.0.0.1:22",
+	    "tap", f->err, sizeof(f->err)), 0);
+	assert_int_equal(kb_conf_check(&f->conf, NULL, f->err, sizeof(f->err)), 0);
+	assert_int_equal(f->conf.routes[0].mode, KB_MODE_TAP);
+	assert_int_equal(f->conf.routes[0].idle_timeout, 3600);
+}
+
+static void
+conf_add_route_rejects_bridge_mode(void **state)
+{
+	struct conf_fixture *f = *state;
+
+	assert_int_equal(kb_conf_add_route(&f->conf, "cli", "127.0.0.1:2200", "h:22",
+	    "bridge", f->err, sizeof(f->err)), KB_ERR_CONFIG_INVALID);
+	assert_non_null(strstr(f->err, "mode 'bridge' is not available in this version"));
+	assert_int_equal(f->conf.route_count, 0);
+}
+
+static void
+conf_check_rejects_bad_cli_upstream(void **state)
+{
+	struct conf_fixture *f = *state;
+
+	assert_int_equal(kb_conf_add_route(&f->conf, "cli", "127.0.0.1:2200", "h:99999",
+	    NULL, f->err, sizeof(f->err)), 0);
+	assert_int_equal(kb_conf_check(&f->conf, NULL, f->err, sizeof(f->err)),
+	    KB_ERR_CONFIG_INVALID);
+	assert_non_null(strstr(f->err, "invalid upstream 'h:99999' in [route cli]"));
+}
+
+static void
+net_split_accepts_address_forms(void **state)
+{
+	static const struct {
+		const char *in;
+		const char *host;
+		const char *port;
+	} cases[] = {
+		{ "127.0.0.1:2222", "127.0.0.1", "2222" },
+		{ "[::1]:2222", "::1", "2222" },
+		{ "[fe80::1%eth0]:22", "fe80::1%eth0", "22" },
+		{ "backup.example:65535", "backup.example", "65535" },
+		{ "backup.example", "backup.example", "22" },
+		{ "[2001:db8::1]", "2001:db8::1", "22" },
+	};
+	char host[KB_NET_HOST_MAX], port[KB_NET_PORT_MAX], err[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(kb_net_split(cases[i].in, "22", host, port, err, sizeof(err)), 0);
+		assert_string_equal(host, cases[i].host);
+		assert_string_equal(port, cases[i].port);
+	}
+}
+
+static void
+net_split_rejects_bad_forms(void **state)
+{
+	static const struct {
+		const char *in;
+		const char *expected;
+	} cases[] = {
+		{ "", "empty address" },
+		{ "::1:22", "needs brackets" },
+		{ "[::1:22", "missing ']'" },
+		{ "[::1]x22", "unexpected text after ']'" },
+		{ ":22", "missing host" },
+		{ "[]:22", "missing host" },
+		{ "host:", "invalid port ''" },
+		{ "host:0", "invalid port '0'" },
+		{ "host:65536", "invalid port '65536'" },
+		{ "host:ssh", "invalid port 'ssh'" },
+		{ "host:+22", "invalid port '+22'" },
+		{ "host", "missing port" },
+	};
+	char host[KB_NET_HOST_MAX], port[KB_NET_PORT_MAX], err[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		err[0] = '\0';
+		assert_int_equal(kb_net_split(cases[i].in, NULL, host, port, err, sizeof(err)),
+		    KB_ERR_INVALID_ARGUMENT);
+		if (strstr(err, cases[i].expected) == NULL)
+			fail_msg("'%s': expected '%s' in '%s'", cases[i].in, cases[i].expected, err);
+	}
+}
+
+static void
+net_parse_numeric_rejects_names(void **state)
+{
+	struct kb_net_addr addr;
+	char err[256];
+
+	assert_int_equal(kb_net_parse("localhost:22", NULL, true, &addr, err, sizeof(err)),
+	    KB_ERR_INVALID_ARGUMENT);
+	assert_non_null(strstr(err, "not a numeric IPv4 or IPv6 address"));
+}
+
+static void
+net_format_prints_both_families(void **state)
+{
+	struct kb_net_addr addr;
+	char err[256], out[KB_NET_ADDRSTR_MAX];
+
+	assert_int_equal(kb_net_parse("127.0.0.1:2222", NULL, true, &addr, err, sizeof(err)), 0);
+	assert_int_equal(addr.ss.ss_family, AF_INET);
+	assert_string_equal(kb_net_format((struct sockaddr *)&addr.ss, addr.len, out,
+	    sizeof(out)), "127.0.0.1:2222");
+	assert_int_equal(kb_net_parse("[::1]:2222", NULL, true, &addr, err, sizeof(err)), 0);
+	assert_int_equal(addr.ss.ss_family, AF_INET6);
+	assert_string_equal(kb_net_format((struct sockaddr *)&addr.ss, addr.len, out,
+	    sizeof(out)), "[::1]:2222");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(conf_load_reads_full_file, conf_setup, conf_teardown),
+		cmocka_unit_test_setup_teardown(conf_load_applies_defaults, conf_setup, conf_teardown),
+		cmocka_unit_test_setup_teardown(conf_load_rejects_unknown_route_key, conf_setup,
+		    conf_teardown),
+		cmocka_unit_test_setup_teardown(conf_load_rejects_unknown_global_key, conf_setup,
+		    conf_teardown),
+		cmocka_unit_test_setup_teardown(conf_load_rejects_bad_values, conf_setup,
+		    conf_teardown),
+		cmocka_unit_test_setup_teardown(conf_load_rejects_bad_global_values, conf_setup,
+		    conf_teardown),
+		cmocka_unit_test_setup_teardown(conf_load_rejects_missing_listen, conf_setup,
+		    conf_teardown),
+		cmocka_unit_test_setup_teardown(conf_load_rejects_missing_upstream, conf_setup,
+		    conf_teardown),
+		cmocka_unit_test_setup_teardown(conf_load_rejects_duplicate_listen, conf_setup,
+		    conf_teardown),
+		cmocka_unit_test_setup_teardown(conf_load_rejects_bad_listen_address, conf_setup,
+		    conf_teardown),
+		cmocka_unit_test_setup_teardown(conf_load_rejects_structure_errors, conf_setup,
+		    conf_teardown),
+		cmocka_unit_test_setup_teardown(conf_load_rejects_file_without_routes, conf_setup,
+		    conf_teardown),
+		cmocka_unit_test_setup_teardown(conf_load_reports_missing_file, conf_setup,
+		    conf_teardown),
+		cmocka_unit_test_setup_teardown(conf_add_route_builds_tap_route, conf_setup,
+		    conf_teardown),
+		cmocka_unit_test_setup_teardown(conf_add_route_rejects_bridge_mode, conf_setup,
+		    conf_teardown),
+		cmocka_unit_test_setup_teardown(conf_check_rejects_bad_cli_upstream, conf_setup,
+		    conf_teardown),
+		cmocka_unit_test(net_split_accepts_address_forms),
+		cmocka_unit_test(net_split_rejects_bad_forms),
+		cmocka_unit_test(net_parse_numeric_rejects_names),
+		cmocka_unit_test(net_format_prints_both_families),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
