@@ -49,4 +49,17 @@ enum kb_alg_class kb_alg_class_of(enum kb_category cat);
 /* Writes the translated reasons in weak, comma-separated. */
 const char *kb_alg_weak_str(unsigned int weak, char *out, size_t outlen);
 
+/* Like kb_alg_lookup, within one class: "none" is a cipher, a MAC and a compression. */
+const struct kb_alg_info *kb_alg_lookup_class(const char *name, enum kb_alg_class class);
+/* Like kb_alg_weak_str, in English when translate is false. */
+const char *kb_alg_weak_str_lang(unsigned int weak, bool translate, char *out, size_t outlen);
+
+/*
+ * First OpenSSH release whose sshd_config accepts a list that starts with
+ * "+" to append names to the default set. Older sshd needs the whole list
+ * written out. NOTE: 7.0 (August 2015) is not checked against its release
+ * notes. If "+" came later, advice for the releases between is wrong.
+ */
+#define KB_OPENSSH_PLUS_SYNTAX	700
+
 #endif
