@@ -56,10 +56,11 @@ const char *kb_alg_weak_str_lang(unsigned int weak, bool translate, char *out, s
 
 /*
  * First OpenSSH release whose sshd_config accepts a list that starts with
- * "+" to append names to the default set. Older sshd needs the whole list
- * written out. NOTE: 7.0 (August 2015) is not checked against its release
- * notes. If "+" came later, advice for the releases between is wrong.
+ * "+" to append names to the default set: 7.0 for KexAlgorithms, Ciphers
+ * and MACs (openssh-portable commit f9eca249d, July 2015), 7.2 for
+ * HostKeyAlgorithms. Older sshd needs the whole list written out.
  */
-#define KB_OPENSSH_PLUS_SYNTAX	700
+#define KB_OPENSSH_PLUS_SYNTAX		700
+#define KB_OPENSSH_PLUS_SYNTAX_HOSTKEY	702
 
 #endif

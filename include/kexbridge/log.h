@@ -36,12 +36,21 @@ bool kb_log_enabled(enum kb_log_level level);
 enum kb_log_format kb_log_format(void);
 
 /*
- * Logs a message. session may be NULL. In JSON format the line becomes
+ * Logs a message. fmt is an English message id: text logs show it
+ * translated, the JSON stream keeps it English. xgettext extracts the
+ * third argument of kb_log (see po/Makevars). session may be NULL. In JSON format the line becomes
  * {"ts":..,"level":..,"event":"message","session":..,"message":..}.
  */
 void kb_log(enum kb_log_level level, const char *session, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-void kb_logv(enum kb_log_level level, const char *session, const char *fmt, va_list ap);
+void kb_logv(enum kb_log_level level, const char *session, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+
+/*
+ * Returns msgid translated for text logs, or unchanged for the JSON stream;
+ * for message arguments that are themselves messages.
+ */
+const char *kb_log_tr(const char *msgid) __attribute__((format_arg(1)));
 
 /*
  * Logs a structured event: in JSON format, json (an object begun with

@@ -1,7 +1,7 @@
 /*
  * Client profiles: what a known client offers in its KEXINIT, so a server can
  * be checked without that client present. Built-in profiles ship with
- * kexbridge; more load from INI files (see kexbridge-profile(5) in doc/).
+ * kexbridge; more load from INI files (format in doc/profiles.md).
  *
  * File format, one section per profile:
  *

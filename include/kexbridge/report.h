@@ -24,7 +24,7 @@ struct kb_report {
 
 /*
  * Adds client_version, server_version, client_offer, server_offer, result,
- * failed, strict_kex, guesses and advice (English) to the open JSON object.
+ * failed, strict_kex, guess and advice (English) to the open JSON object.
  */
 void kb_report_json(struct kb_json *json, const struct kb_report *report);
 

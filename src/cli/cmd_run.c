@@ -170,7 +170,7 @@ run_signal_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct event_base *base = arg;
 
-	kb_log(KB_LOG_INFO, NULL, _("received %s; shutting down"), strsignal((int)sig));
+	kb_log(KB_LOG_INFO, NULL, "received %s; shutting down", strsignal((int)sig));
 	event_base_loopexit(base, NULL);
 }
 
@@ -185,14 +185,14 @@ run_loop(const struct kb_conf *conf)
 	int status = KB_EXIT_ERROR;
 
 	if ((base = event_base_new()) == NULL) {
-		kb_log(KB_LOG_ERROR, NULL, "%s", _("cannot create the event loop"));
+		kb_log(KB_LOG_ERROR, NULL, "cannot create the event loop");
 		goto out;
 	}
 	sigint = evsignal_new(base, SIGINT, run_signal_cb, base);
 	sigterm = evsignal_new(base, SIGTERM, run_signal_cb, base);
 	if (sigint == NULL || sigterm == NULL || evsignal_add(sigint, NULL) != 0 ||
 	    evsignal_add(sigterm, NULL) != 0) {
-		kb_log(KB_LOG_ERROR, NULL, "%s", _("cannot install the signal handlers"));
+		kb_log(KB_LOG_ERROR, NULL, "cannot install the signal handlers");
 		goto out;
 	}
 	if ((relay = kb_relay_new(base, conf, err, sizeof(err))) == NULL) {
@@ -204,10 +204,10 @@ run_loop(const struct kb_conf *conf)
 
 	kb_relay_stop_accepting(relay);
 	if (kb_relay_session_count(relay) > 0)
-		kb_log(KB_LOG_INFO, NULL, _("closing %zu open sessions"),
+		kb_log(KB_LOG_INFO, NULL, "closing %zu open sessions",
 		    kb_relay_session_count(relay));
 	kb_relay_close_sessions(relay, "shutdown");
-	kb_log(KB_LOG_INFO, NULL, "%s", _("stopped"));
+	kb_log(KB_LOG_INFO, NULL, "stopped");
 	status = KB_EXIT_OK;
  out:
 	kb_relay_free(relay);

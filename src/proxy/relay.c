@@ -55,7 +55,7 @@ relay_accept_error_cb(struct evconnlistener *listener, void *arg)
 	struct timeval tv = { RELAY_ACCEPT_PAUSE, 0 };
 	int err = EVUTIL_SOCKET_ERROR();
 
-	kb_log(KB_LOG_ERROR, NULL, _("accepting on %s (route %s) failed: %s; pausing for %d s"),
+	kb_log(KB_LOG_ERROR, NULL, "accepting on %s (route %s) failed: %s; pausing for %d s",
 	    ctx->listen_str, ctx->route->name, evutil_socket_error_to_string(err),
 	    RELAY_ACCEPT_PAUSE);
 	evconnlistener_disable(listener);
@@ -126,11 +126,11 @@ relay_route_start(struct kb_relay *relay, struct kb_route_ctx *ctx,
 		return r;
 
 	if (strcmp(route->upstream, ctx->upstream_str) == 0)
-		kb_log(KB_LOG_INFO, NULL, _("listening on %s (route %s, mode %s, upstream %s)"),
+		kb_log(KB_LOG_INFO, NULL, "listening on %s (route %s, mode %s, upstream %s)",
 		    ctx->listen_str, route->name, kb_conf_mode_str(route->mode),
 		    ctx->upstream_str);
 	else
-		kb_log(KB_LOG_INFO, NULL, _("listening on %s (route %s, mode %s, upstream %s = %s)"),
+		kb_log(KB_LOG_INFO, NULL, "listening on %s (route %s, mode %s, upstream %s = %s)",
 		    ctx->listen_str, route->name, kb_conf_mode_str(route->mode),
 		    route->upstream, ctx->upstream_str);
 	return 0;

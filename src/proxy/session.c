@@ -205,7 +205,7 @@ session_fail_protocol(struct kb_session *s, struct session_side *side, int err)
 	if (json != NULL) {
 		kb_json_str(json, "event", "protocol_error");
 		kb_json_str(json, "side", side->name);
-		kb_json_str(json, "error", kb_err_str(err));
+		kb_json_str(json, "error", kb_err_msgid(err));
 	}
 	snprintf(text, sizeof(text), _("%s sent invalid SSH data: %s; closing both sides"),
 	    side->name, kb_err_str(err));
@@ -258,7 +258,7 @@ session_report(struct kb_session *s)
 	kb_negotiate(report.client, report.server, &neg);
 	if (kb_advice_build(report.client, report.server, report.server_version, &neg,
 	    &advice) != 0) {
-		kb_log(KB_LOG_ERROR, s->id, "%s", _("cannot build the advice; logging without it"));
+		kb_log(KB_LOG_ERROR, s->id, "cannot build the advice; logging without it");
 		kb_advice_free(&advice);
 		memset(&advice, 0, sizeof(advice));
 	}
@@ -362,7 +362,7 @@ session_forward(struct kb_session *s, struct session_side *side)
 	}
 	dst = bufferevent_get_output(peer->bev);
 	if (evbuffer_add_buffer(dst, src) != 0) {
-		kb_log(KB_LOG_ERROR, s->id, "%s", _("cannot move data between buffers; closing"));
+		kb_log(KB_LOG_ERROR, s->id, "cannot move data between buffers; closing");
 		kb_session_close(s, "kexbridge", "limit");
 		return -1;
 	}
@@ -426,7 +426,7 @@ session_on_connected(struct kb_session *s)
 	clock_gettime(CLOCK_MONOTONIC, &s->last_activity);
 	bufferevent_enable(s->client.bev, EV_READ | EV_WRITE);
 	bufferevent_enable(s->server.bev, EV_READ | EV_WRITE);
-	kb_log(KB_LOG_DEBUG, s->id, _("connected to upstream %s"), s->ctx->upstream_str);
+	kb_log(KB_LOG_DEBUG, s->id, "connected to upstream %s", s->ctx->upstream_str);
 }
 
 static void
@@ -460,7 +460,7 @@ session_on_timeout(struct kb_session *s, struct session_side *side, short what)
 			bufferevent_enable(side->bev, EV_READ);
 		return;
 	}
-	kb_log(KB_LOG_INFO, s->id, _("no data for %u s (idle_timeout); closing"),
+	kb_log(KB_LOG_INFO, s->id, "no data for %u s (idle_timeout); closing",
 	    route->idle_timeout);
 	session_drain_and_close(s, "kexbridge", "idle_timeout");
 }
@@ -507,7 +507,7 @@ session_event_cb(struct bufferevent *bev, short what, void *arg)
 		session_drain_and_close(s, side->name, "eof");
 		return;
 	}
-	kb_log(KB_LOG_DEBUG, s->id, _("%s connection failed: %s"), side->name,
+	kb_log(KB_LOG_DEBUG, s->id, "%s connection failed: %s", side->name,
 	    evutil_socket_error_to_string(err));
 	session_drain_and_close(s, side->name, err == ECONNRESET || err == EPIPE ?
 	    "reset" : "error");
@@ -520,12 +520,12 @@ session_timer_cb(evutil_socket_t fd, short what, void *arg)
 	struct kb_session *s = arg;
 
 	if (s->closing) {
-		kb_log(KB_LOG_INFO, s->id, _("buffered data not written within %d s; closing"),
+		kb_log(KB_LOG_INFO, s->id, "buffered data not written within %d s; closing",
 		    SESSION_DRAIN_TIMEOUT);
 		kb_session_close(s, s->closed_by, s->reason);
 		return;
 	}
-	session_connect_failed(s, _("timed out"));
+	session_connect_failed(s, kb_log_tr(N_("timed out")));
 	kb_session_close(s, "kexbridge", "connect_timeout");
 }
 
@@ -536,8 +536,7 @@ session_handshake_cb(evutil_socket_t fd, short what, void *arg)
 
 	if (s->reported || s->closing)
 		return;
-	kb_log(KB_LOG_INFO, s->id,
-	    _("both KEXINITs not seen within %u s (handshake_timeout); closing"),
+	kb_log(KB_LOG_INFO, s->id, "both KEXINITs not seen within %u s (handshake_timeout); closing",
 	    s->ctx->route->handshake_timeout);
 	kb_session_close(s, "kexbridge", "handshake_timeout");
 }
@@ -636,7 +635,7 @@ kb_session_start(struct kb_route_ctx *ctx, evutil_socket_t fd,
 		return;
 	}
 	if ((s = session_new(ctx, fd)) == NULL) {
-		kb_log(KB_LOG_ERROR, NULL, _("out of memory for a session from %s; closing it"),
+		kb_log(KB_LOG_ERROR, NULL, "out of memory for a session from %s; closing it",
 		    client_str);
 		evutil_closesocket(fd);
 		return;

@@ -219,8 +219,8 @@ static const char *const sshd_keywords[] = {
 
 /*
  * The sshd_config line that makes an OpenSSH server offer name. Compression
- * is a yes/no switch, not a list. From KB_OPENSSH_PLUS_SYNTAX on, "+name"
- * appends to the default set. Older releases need the whole list, so the
+ * is a yes/no switch, not a list. From KB_OPENSSH_PLUS_SYNTAX on (a release
+ * later for HostKeyAlgorithms), "+name" appends to the default set. Older releases need the whole list, so the
  * server's current list (without the markers sshd adds itself) is repeated.
  * Before that release sshd offers a host key algorithm only for the host
  * keys it has, so that case gets no line here but a HostKey item.
@@ -236,7 +236,8 @@ advice_sshd_line(const struct kb_kexinit *server, enum kb_category cat,
 	if (cat == KB_CAT_COMP_C2S || cat == KB_CAT_COMP_S2C)
 		return strdup(strcmp(name, "none") == 0 ? "Compression no" :
 		    "Compression yes");
-	if (release >= KB_OPENSSH_PLUS_SYNTAX) {
+	if (release >= (cat == KB_CAT_HOSTKEY ? KB_OPENSSH_PLUS_SYNTAX_HOSTKEY :
+	    KB_OPENSSH_PLUS_SYNTAX)) {
 		if (asprintf(&line, "%s +%s", sshd_keywords[cat], name) < 0)
 			return NULL;
 		return line;

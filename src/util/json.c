@@ -250,7 +250,8 @@ kb_json_double(struct kb_json *json, const char *key, double value)
 		kb_json_null(json, key);
 		return;
 	}
-	json_put_number(json, key, "%.17g", value);
+	/* 15 significant digits print 0.0114 as such, not as 0.011400000000000001. */
+	json_put_number(json, key, "%.15g", value);
 }
 
 void

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "kexbridge/json.h"
+#include "kexbridge/i18n.h"
 #include "kexbridge/log.h"
 
 static struct {
@@ -188,7 +189,8 @@ kb_logv(enum kb_log_level level, const char *session, const char *fmt, va_list a
 
 	if (!kb_log_enabled(level))
 		return;
-	if (vasprintf(&message, fmt, ap) < 0)
+	/* The JSON stream is English for machines; text lines are for people. */
+	if (vasprintf(&message, kb_log_tr(fmt), ap) < 0)
 		return;
 	if (log_state.format == KB_LOG_TEXT) {
 		log_emit_text(level, session, message);
@@ -202,6 +204,12 @@ kb_logv(enum kb_log_level level, const char *session, const char *fmt, va_list a
 	}
 	free(message);
 	kb_log_event(level, session, json, NULL);
+}
+
+const char *
+kb_log_tr(const char *msgid)
+{
+	return log_state.format == KB_LOG_JSON ? msgid : gettext(msgid);
 }
 
 void
