@@ -37,6 +37,11 @@ enum kb_err {
 	KB_ERR_PADDING_INVALID = -32,
 	KB_ERR_UNEXPECTED_MESSAGE = -33,
 	KB_ERR_PEER_DISCONNECTED = -34,
+	KB_ERR_MAC_INVALID = -35,
+	KB_ERR_CRYPTO = -36,
+	KB_ERR_KEX_FAILED = -37,
+	KB_ERR_SIGNATURE_INVALID = -38,
+	KB_ERR_KEY_INVALID = -39,
 
 	/* KEXINIT (RFC 4253 section 7.1). */
 	KB_ERR_KEXINIT_INVALID = -40,
@@ -54,5 +59,7 @@ enum kb_err {
 
 /* Returns a translated message for err; never NULL. */
 const char *kb_err_str(int err);
+/* Returns the English message for err, for the JSON stream; never NULL. */
+const char *kb_err_msgid(int err);
 
 #endif

@@ -46,13 +46,19 @@ static const struct {
 };
 
 const char *
-kb_err_str(int err)
+kb_err_msgid(int err)
 {
 	size_t i;
 
 	for (i = 0; i < sizeof(err_messages) / sizeof(err_messages[0]); i++) {
 		if (err_messages[i].code == err)
-			return _(err_messages[i].msg);
+			return err_messages[i].msg;
 	}
-	return _("unknown error");
+	return N_("unknown error");
+}
+
+const char *
+kb_err_str(int err)
+{
+	return _(kb_err_msgid(err));
 }
