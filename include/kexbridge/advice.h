@@ -42,6 +42,12 @@ struct kb_advice_item {
 	unsigned int weak;
 	/* For KB_ADVICE_MALFORMED_LIST: true when the client's list is malformed. */
 	bool client_side;
+	/*
+	 * The item covers both directions of a cipher, MAC or compression
+	 * category (category is then the client-to-server one), because both
+	 * directions failed with the same lists and the same remedy.
+	 */
+	bool both_directions;
 };
 
 struct kb_advice {

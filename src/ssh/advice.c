@@ -453,6 +453,48 @@ advice_for_malformed(struct kb_advice *advice, const struct kb_kexinit *kexinit,
 	return KB_OK;
 }
 
+static bool
+advice_str_equal(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+/*
+ * Folds each server-to-client item into the matching client-to-server item
+ * when both say the same thing, so an operator reads one line per remedy.
+ */
+static void
+advice_merge_directions(struct kb_advice *advice)
+{
+	struct kb_advice_item *item, *twin;
+	size_t i, j;
+
+	for (i = 0; i < advice->count; i++) {
+		item = &advice->items[i];
+		if (item->category != KB_CAT_CIPHER_S2C && item->category != KB_CAT_MAC_S2C &&
+		    item->category != KB_CAT_COMP_S2C)
+			continue;
+		for (j = 0; j < i; j++) {
+			twin = &advice->items[j];
+			if (twin->kind == item->kind && twin->category == item->category - 1 &&
+			    advice_str_equal(twin->names, item->names) &&
+			    advice_str_equal(twin->config_line, item->config_line))
+				break;
+		}
+		if (j == i)
+			continue;
+		advice->items[j].both_directions = true;
+		free(item->names);
+		free(item->config_line);
+		free(item->software);
+		memmove(item, item + 1, (advice->count - i - 1) * sizeof(*item));
+		advice->count--;
+		i--;
+	}
+}
+
 int
 kb_advice_build(const struct kb_kexinit *client, const struct kb_kexinit *server,
     const struct kb_version *server_version, const struct kb_negotiation *neg,
@@ -475,6 +517,8 @@ kb_advice_build(const struct kb_kexinit *client, const struct kb_kexinit *server
 		if ((neg->failed & (1u << cat)) != 0)
 			r = advice_for_client(out, server, cat);
 	}
+	if (r == 0)
+		advice_merge_directions(out);
 	if (r == 0 && neg->failed == 0)
 		r = advice_for_weak(out, neg);
 	if (r == 0)
@@ -507,8 +551,20 @@ kb_advice_free(struct kb_advice *advice)
 #define ADVICE_TR(translate, msgid)	((translate) ? _(msgid) : (msgid))
 
 static const char *
-advice_category_noun(enum kb_category cat, bool translate)
+advice_category_noun(enum kb_category cat, bool both_directions, bool translate)
 {
+	if (both_directions) {
+		switch (cat) {
+		case KB_CAT_CIPHER_C2S:
+			return ADVICE_TR(translate, N_("cipher"));
+		case KB_CAT_MAC_C2S:
+			return ADVICE_TR(translate, N_("MAC"));
+		case KB_CAT_COMP_C2S:
+			return ADVICE_TR(translate, N_("compression method"));
+		default:
+			break;
+		}
+	}
 	switch (cat) {
 	case KB_CAT_KEX:
 		return ADVICE_TR(translate, N_("kex algorithm"));
@@ -592,15 +648,21 @@ static void
 advice_put_item(FILE *f, const struct kb_advice_item *item, const char *names,
     const char *line, bool translate)
 {
-	const char *noun = advice_category_noun(item->category, translate);
+	const char *noun = advice_category_noun(item->category,
+	    item->both_directions, translate);
 	char reasons[256];
 
 	switch (item->kind) {
 	case KB_ADVICE_SERVER_ADD:
 		fprintf(f, ADVICE_TR(translate, N_("Server must add a %s the client "
 		    "offers: %s.")), noun, names);
+		/*
+		 * sshd takes the first value it reads for a keyword, so a line
+		 * added below an existing one would be ignored.
+		 */
 		if (item->config_line != NULL)
-			fprintf(f, ADVICE_TR(translate, N_(" In sshd_config: %s")), line);
+			fprintf(f, ADVICE_TR(translate, N_(" In sshd_config, in place of "
+			    "any existing line for that keyword: %s")), line);
 		break;
 	case KB_ADVICE_CLIENT_ADD:
 		fprintf(f, ADVICE_TR(translate, N_("Client must add a %s the server "
