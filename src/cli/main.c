@@ -22,6 +22,8 @@ static const struct subcommand subcommands[] = {
 	    N_("read a server's offer and check it against client profiles") },
 	{ "capture", cmd_capture,
 	    N_("record a client's offer as a profile") },
+	{ "pcap", cmd_pcap,
+	    N_("read the SSH negotiations in a packet capture file") },
 	{ NULL, NULL, NULL },
 };
 
