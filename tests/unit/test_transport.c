@@ -1,2 +1,1115 @@
-/* placeholder */
-int main(void) { return 77; }
+/*
+ * Unit tests for the server transport (kexbridge/transport.h). An in-memory
+ * client built from kb_kex_client, kb_packet_codec and the KEXINIT helpers
+ * talks to the server. The tests cover handshakes for every kex method and
+ * several cipher and MAC pairs, the service request, rekey, strict kex,
+ * ext-info, guesses, the allowed-message table, MAC errors and bad version
+ * lines.
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "kexbridge/buf.h"
+#include "kexbridge/cipher.h"
+#include "kexbridge/err.h"
+#include "kexbridge/hostkey.h"
+#include "kexbridge/kex.h"
+#include "kexbridge/kexinit.h"
+#include "kexbridge/packet.h"
+#include "kexbridge/transport.h"
+
+#include "../../src/ssh/transport_internal.h"
+
+#define CLIENT_VERSION	"SSH-2.0-TestClient_1.0"
+#define MSG_USERAUTH_REQUEST	50
+#define MSG_CHANNEL_DATA	94
+
+static struct kb_hostkey *test_hostkey;
+
+struct client_opts {
+	const char *kex;
+	const char *hostkey;
+	const char *cipher;
+	const char *mac;	/* NULL under an AEAD cipher */
+	bool strict;
+	bool ext_info;
+	bool guess;		/* first_kex_packet_follows */
+};
+
+struct client {
+	struct client_opts opts;
+	struct kb_transport *t;
+	struct kb_packet_codec *codec;
+	struct kb_buf *in;		/* server bytes not yet parsed */
+	struct kb_buf *out;		/* our bytes not yet fed */
+	struct kb_buf *kexinit;		/* I_C */
+	struct kb_buf *server_kexinit;	/* I_S */
+	char server_version[256];
+	bool have_version;
+	struct kb_kex_client *kex;
+	uint8_t session_id[64];
+	size_t session_id_len;
+};
+
+static const struct kb_transport_config *
+server_config(const char *kex)
+{
+	static struct kb_hostkey *keys[1];
+	static struct kb_transport_config config;
+
+	keys[0] = test_hostkey;
+	memset(&config, 0, sizeof(config));
+	config.hostkeys = keys;
+	config.hostkey_count = 1;
+	config.kex = kex;
+	return &config;
+}
+
+static const struct client_opts default_opts = {
+	"curve25519-sha256", "ssh-ed25519", "aes128-ctr", "hmac-sha2-256",
+	false, false, false,
+};
+
+/* Moves every byte the server wants sent into the client's input. */
+static void
+client_take_output(struct client *c)
+{
+	struct kb_buf *out = kb_transport_output(c->t);
+
+	if (kb_buf_len(out) == 0)
+		return;
+	assert_int_equal(kb_buf_put(c->in, kb_buf_ptr(out), kb_buf_len(out)), KB_OK);
+	kb_buf_consume(out, kb_buf_len(out));
+}
+
+/* Feeds the client's bytes to the server and returns the result of kb_transport_feed. */
+static int
+client_flush(struct client *c)
+{
+	int r;
+
+	r = kb_transport_feed(c->t, kb_buf_ptr(c->out), kb_buf_len(c->out));
+	kb_buf_consume(c->out, kb_buf_len(c->out));
+	client_take_output(c);
+	return r;
+}
+
+static int
+client_send(struct client *c, const uint8_t *payload, size_t len)
+{
+	assert_int_equal(kb_packet_codec_send(c->codec, payload, len, c->out), KB_OK);
+	return client_flush(c);
+}
+
+/* Takes the server's next packet, or returns KB_ERR_INCOMPLETE when there is none. */
+static int
+client_recv(struct client *c, struct kb_buf *payload)
+{
+	const uint8_t *p;
+	size_t i;
+
+	client_take_output(c);
+	kb_buf_reset(payload);
+	if (!c->have_version) {
+		p = kb_buf_ptr(c->in);
+		for (i = 0; i < kb_buf_len(c->in) && p[i] != '\n'; i++)
+			;
+		if (i == kb_buf_len(c->in))
+			return KB_ERR_INCOMPLETE;
+		assert_true(i > 1 && i < sizeof(c->server_version));
+		memcpy(c->server_version, p, i - 1);
+		c->server_version[i - 1] = '\0';
+		kb_buf_consume(c->in, i + 1);
+		c->have_version = true;
+	}
+	return kb_packet_codec_recv(c->codec, c->in, payload);
+}
+
+static uint8_t
+client_expect(struct client *c, struct kb_buf *payload)
+{
+	assert_int_equal(client_recv(c, payload), KB_OK);
+	assert_true(kb_buf_len(payload) > 0);
+	return kb_buf_ptr(payload)[0];
+}
+
+static void
+client_send_kexinit(struct client *c, bool first)
+{
+	struct kb_kexinit k;
+	char kex[512];
+
+	memset(&k, 0, sizeof(k));
+	snprintf(kex, sizeof(kex), "%s%s%s", c->opts.kex,
+	    first && c->opts.ext_info ? ",ext-info-c" : "",
+	    first && c->opts.strict ? ",kex-strict-c-v00@openssh.com" : "");
+	assert_int_equal(kb_kexinit_set_list(&k, KB_CAT_KEX, kex), KB_OK);
+	assert_int_equal(kb_kexinit_set_list(&k, KB_CAT_HOSTKEY, c->opts.hostkey), KB_OK);
+	assert_int_equal(kb_kexinit_set_list(&k, KB_CAT_CIPHER_C2S, c->opts.cipher), KB_OK);
+	assert_int_equal(kb_kexinit_set_list(&k, KB_CAT_CIPHER_S2C, c->opts.cipher), KB_OK);
+	assert_int_equal(kb_kexinit_set_list(&k, KB_CAT_MAC_C2S,
+	    c->opts.mac == NULL ? "hmac-sha2-256" : c->opts.mac), KB_OK);
+	assert_int_equal(kb_kexinit_set_list(&k, KB_CAT_MAC_S2C,
+	    c->opts.mac == NULL ? "hmac-sha2-256" : c->opts.mac), KB_OK);
+	assert_int_equal(kb_kexinit_set_list(&k, KB_CAT_COMP_C2S, "none"), KB_OK);
+	assert_int_equal(kb_kexinit_set_list(&k, KB_CAT_COMP_S2C, "none"), KB_OK);
+	k.first_kex_follows = c->opts.guess;
+	kb_buf_reset(c->kexinit);
+	assert_int_equal(kb_kexinit_write(&k, c->kexinit), KB_OK);
+	kb_kexinit_free(&k);
+	assert_int_equal(kb_packet_codec_send(c->codec, kb_buf_ptr(c->kexinit),
+	    kb_buf_len(c->kexinit), c->out), KB_OK);
+}
+
+static void
+client_init(struct client *c, const struct client_opts *opts,
+    const struct kb_transport_config *config)
+{
+	memset(c, 0, sizeof(*c));
+	c->opts = *opts;
+	assert_int_equal(kb_transport_new(config, &c->t), KB_OK);
+	assert_non_null(c->codec = kb_packet_codec_new());
+	assert_non_null(c->in = kb_buf_new(KB_BUF_SIZE_MAX));
+	assert_non_null(c->out = kb_buf_new(KB_BUF_SIZE_MAX));
+	assert_non_null(c->kexinit = kb_buf_new(KB_BUF_SIZE_DEFAULT));
+	assert_non_null(c->server_kexinit = kb_buf_new(KB_BUF_SIZE_DEFAULT));
+}
+
+static void
+client_free(struct client *c)
+{
+	kb_transport_free(c->t);
+	kb_packet_codec_free(c->codec);
+	kb_buf_free(c->in);
+	kb_buf_free(c->out);
+	kb_buf_free(c->kexinit);
+	kb_buf_free(c->server_kexinit);
+	kb_kex_client_free(c->kex);
+}
+
+/* Sends the version line and KEXINIT, and reads the server's two. */
+static void
+client_start(struct client *c)
+{
+	struct kb_buf *payload = kb_buf_new(KB_BUF_SIZE_MAX);
+
+	assert_int_equal(kb_buf_put(c->out, CLIENT_VERSION "\r\n",
+	    strlen(CLIENT_VERSION) + 2), KB_OK);
+	client_send_kexinit(c, true);
+	assert_int_equal(client_flush(c), KB_OK);
+	assert_int_equal(client_expect(c, payload), SSH_MSG_KEXINIT);
+	kb_buf_reset(c->server_kexinit);
+	assert_int_equal(kb_buf_put(c->server_kexinit, kb_buf_ptr(payload),
+	    kb_buf_len(payload)), KB_OK);
+	kb_buf_free(payload);
+}
+
+static void
+client_switch_keys(struct client *c, bool client_to_server)
+{
+	struct kb_newkeys keys;
+	const char *mac = c->opts.mac;
+
+	assert_int_equal(kb_kex_client_derive(c->kex, c->session_id, c->session_id_len,
+	    client_to_server, kb_cipher_lookup(c->opts.cipher),
+	    mac == NULL ? NULL : kb_mac_lookup(mac), &keys), KB_OK);
+	assert_int_equal(kb_packet_codec_set_keys(c->codec,
+	    client_to_server ? KB_DIR_OUT : KB_DIR_IN, &keys), KB_OK);
+	if (c->opts.strict)
+		kb_packet_codec_reset_seqnr(c->codec, client_to_server ? KB_DIR_OUT : KB_DIR_IN);
+}
+
+/* Runs the kex method after KEXINITs were exchanged, through both NEWKEYS. */
+static void
+client_run_kex(struct client *c)
+{
+	struct kb_kex_client_params params;
+	struct kb_buf *msg = kb_buf_new(KB_BUF_SIZE_MAX);
+	struct kb_buf *payload = kb_buf_new(KB_BUF_SIZE_MAX);
+	const uint8_t *hash;
+	size_t hash_len;
+	bool done = false;
+
+	memset(&params, 0, sizeof(params));
+	params.client_version = CLIENT_VERSION;
+	params.server_version = c->server_version;
+	params.client_kexinit = kb_buf_ptr(c->kexinit);
+	params.client_kexinit_len = kb_buf_len(c->kexinit);
+	params.server_kexinit = kb_buf_ptr(c->server_kexinit);
+	params.server_kexinit_len = kb_buf_len(c->server_kexinit);
+	params.hostkey_alg = c->opts.hostkey;
+	kb_kex_client_free(c->kex);
+	c->kex = NULL;
+	assert_int_equal(kb_kex_client_new(kb_kex_lookup(c->opts.kex), &params, &c->kex), KB_OK);
+	assert_int_equal(kb_kex_client_start(c->kex, msg), KB_OK);
+	assert_int_equal(client_send(c, kb_buf_ptr(msg), kb_buf_len(msg)), KB_OK);
+
+	while (!done) {
+		assert_int_equal(client_recv(c, payload), KB_OK);
+		kb_buf_reset(msg);
+		assert_int_equal(kb_kex_client_input(c->kex, kb_buf_ptr(payload),
+		    kb_buf_len(payload), msg, &done), KB_OK);
+		if (kb_buf_len(msg) > 0)
+			assert_int_equal(client_send(c, kb_buf_ptr(msg), kb_buf_len(msg)), KB_OK);
+	}
+	hash = kb_kex_client_hash(c->kex, &hash_len);
+	if (c->session_id_len == 0) {
+		memcpy(c->session_id, hash, hash_len);
+		c->session_id_len = hash_len;
+	}
+
+	assert_int_equal(client_expect(c, payload), SSH_MSG_NEWKEYS);
+	client_switch_keys(c, false);
+	kb_buf_reset(msg);
+	kb_buf_put_u8(msg, SSH_MSG_NEWKEYS);
+	assert_int_equal(client_send(c, kb_buf_ptr(msg), kb_buf_len(msg)), KB_OK);
+	client_switch_keys(c, true);
+	kb_buf_free(msg);
+	kb_buf_free(payload);
+}
+
+static void
+client_handshake(struct client *c)
+{
+	client_start(c);
+	client_run_kex(c);
+}
+
+/* SERVICE_REQUEST for ssh-userauth, and its SERVICE_ACCEPT. */
+static void
+client_request_userauth(struct client *c)
+{
+	struct kb_buf *msg = kb_buf_new(256);
+	struct kb_buf *payload = kb_buf_new(KB_BUF_SIZE_MAX);
+	uint8_t type;
+
+	kb_buf_put_u8(msg, SSH_MSG_SERVICE_REQUEST);
+	kb_buf_put_cstring(msg, "ssh-userauth");
+	assert_int_equal(client_send(c, kb_buf_ptr(msg), kb_buf_len(msg)), KB_OK);
+	type = client_expect(c, payload);
+	if (type == SSH_MSG_EXT_INFO)
+		type = client_expect(c, payload);
+	assert_int_equal(type, SSH_MSG_SERVICE_ACCEPT);
+	kb_buf_free(msg);
+	kb_buf_free(payload);
+}
+
+/* Expects a DISCONNECT from the server and returns its reason code. */
+static uint32_t
+client_expect_disconnect(struct client *c)
+{
+	struct kb_buf *payload = kb_buf_new(KB_BUF_SIZE_MAX);
+	uint32_t reason = 0;
+	int r;
+
+	while ((r = client_recv(c, payload)) == KB_OK &&
+	    kb_buf_ptr(payload)[0] != SSH_MSG_DISCONNECT)
+		;
+	assert_int_equal(r, KB_OK);
+	assert_int_equal(kb_packet_parse_disconnect(kb_buf_ptr(payload), kb_buf_len(payload),
+	    &reason, NULL, NULL), KB_OK);
+	kb_buf_free(payload);
+	return reason;
+}
+
+static void
+check_ready(struct client *c)
+{
+	const uint8_t *sid;
+	size_t sid_len;
+
+	assert_int_equal(kb_transport_state(c->t), KB_TRANSPORT_READY);
+	assert_int_equal(kb_transport_error(c->t), 0);
+	sid = kb_transport_session_id(c->t, &sid_len);
+	assert_non_null(sid);
+	assert_int_equal(sid_len, c->session_id_len);
+	assert_memory_equal(sid, c->session_id, sid_len);
+	assert_string_equal(kb_transport_agreed(c->t, KB_CAT_KEX), c->opts.kex);
+	assert_string_equal(kb_transport_agreed(c->t, KB_CAT_CIPHER_C2S), c->opts.cipher);
+	assert_string_equal(kb_transport_agreed(c->t, KB_CAT_CIPHER_S2C), c->opts.cipher);
+	if (c->opts.mac == NULL)
+		assert_null(kb_transport_agreed(c->t, KB_CAT_MAC_C2S));
+	else
+		assert_string_equal(kb_transport_agreed(c->t, KB_CAT_MAC_C2S), c->opts.mac);
+	assert_string_equal(kb_transport_client_version(c->t), CLIENT_VERSION);
+}
+
+/* A message of the layer above goes up through kb_transport_next and back down. */
+static void
+check_message_round_trip(struct client *c, uint8_t type)
+{
+	uint8_t msg[64];
+	struct kb_buf *got = kb_buf_new(KB_BUF_SIZE_MAX);
+	size_t i;
+
+	msg[0] = type;
+	for (i = 1; i < sizeof(msg); i++)
+		msg[i] = (uint8_t)i;
+	assert_int_equal(client_send(c, msg, sizeof(msg)), KB_OK);
+	assert_int_equal(kb_transport_next(c->t, got), KB_OK);
+	assert_int_equal(kb_buf_len(got), sizeof(msg));
+	assert_memory_equal(kb_buf_ptr(got), msg, sizeof(msg));
+	kb_buf_reset(got);
+	assert_int_equal(kb_transport_next(c->t, got), KB_ERR_INCOMPLETE);
+
+	assert_int_equal(kb_transport_send(c->t, msg, sizeof(msg)), KB_OK);
+	assert_int_equal(client_recv(c, got), KB_OK);
+	assert_int_equal(kb_buf_len(got), sizeof(msg));
+	assert_memory_equal(kb_buf_ptr(got), msg, sizeof(msg));
+	kb_buf_free(got);
+}
+
+static void
+transport_handshake_each_kex_method(void **state)
+{
+	static const char *const methods[] = {
+		"curve25519-sha256", "curve25519-sha256@libssh.org",
+		"ecdh-sha2-nistp256", "ecdh-sha2-nistp384", "ecdh-sha2-nistp521",
+		"diffie-hellman-group-exchange-sha256",
+		"diffie-hellman-group16-sha512", "diffie-hellman-group18-sha512",
+		"diffie-hellman-group14-sha256",
+	};
+	struct client_opts opts = default_opts;
+	struct client c;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+		opts.kex = methods[i];
+		client_init(&c, &opts, server_config(NULL));
+		client_handshake(&c);
+		check_ready(&c);
+		assert_int_equal(kb_transport_kex_count(c.t), 1);
+		client_request_userauth(&c);
+		check_message_round_trip(&c, MSG_USERAUTH_REQUEST);
+		client_free(&c);
+	}
+}
+
+static void
+transport_handshake_cipher_mac_pairs(void **state)
+{
+	static const struct {
+		const char *cipher;
+		const char *mac;
+	} pairs[] = {
+		{ "aes128-ctr", "hmac-sha2-256" },
+		{ "aes192-ctr", "hmac-sha2-512" },
+		{ "aes256-ctr", "hmac-sha2-256-etm@openssh.com" },
+		{ "aes128-ctr", "hmac-sha2-512-etm@openssh.com" },
+		{ "aes128-gcm@openssh.com", NULL },
+		{ "aes256-gcm@openssh.com", NULL },
+		{ "chacha20-poly1305@openssh.com", NULL },
+	};
+	struct client_opts opts = default_opts;
+	struct client c;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
+		opts.cipher = pairs[i].cipher;
+		opts.mac = pairs[i].mac;
+		client_init(&c, &opts, server_config(NULL));
+		client_handshake(&c);
+		check_ready(&c);
+		client_request_userauth(&c);
+		check_message_round_trip(&c, MSG_CHANNEL_DATA);
+		client_free(&c);
+	}
+}
+
+static void
+transport_service_request_passes_userauth_up(void **state)
+{
+	struct client c;
+	struct kb_buf *got = kb_buf_new(KB_BUF_SIZE_MAX);
+	const uint8_t early[] = { MSG_USERAUTH_REQUEST, 1, 2, 3 };
+
+	(void)state;
+	client_init(&c, &default_opts, server_config(NULL));
+	client_handshake(&c);
+	/* Nothing above the transport may be sent before the service runs. */
+	assert_int_equal(kb_transport_send(c.t, early, sizeof(early)), KB_ERR_INVALID_ARGUMENT);
+	client_request_userauth(&c);
+	assert_int_equal(kb_transport_next(c.t, got), KB_ERR_INCOMPLETE);
+	check_message_round_trip(&c, MSG_USERAUTH_REQUEST);
+	kb_buf_free(got);
+	client_free(&c);
+}
+
+static void
+transport_service_request_unknown_disconnects(void **state)
+{
+	struct client c;
+	struct kb_buf *msg = kb_buf_new(256);
+
+	(void)state;
+	client_init(&c, &default_opts, server_config(NULL));
+	client_handshake(&c);
+	kb_buf_put_u8(msg, SSH_MSG_SERVICE_REQUEST);
+	kb_buf_put_cstring(msg, "ssh-connection");
+	assert_int_not_equal(client_send(&c, kb_buf_ptr(msg), kb_buf_len(msg)), KB_OK);
+	assert_int_equal(kb_transport_state(c.t), KB_TRANSPORT_CLOSED);
+	assert_int_equal(client_expect_disconnect(&c), 7);
+	assert_non_null(strstr(kb_transport_error_text(c.t), "ssh-connection"));
+	kb_buf_free(msg);
+	client_free(&c);
+}
+
+static void
+transport_userauth_before_service_rejected(void **state)
+{
+	struct client c;
+	const uint8_t msg[] = { MSG_USERAUTH_REQUEST, 0, 0, 0, 0 };
+
+	(void)state;
+	client_init(&c, &default_opts, server_config(NULL));
+	client_handshake(&c);
+	assert_int_equal(client_send(&c, msg, sizeof(msg)), KB_ERR_UNEXPECTED_MESSAGE);
+	assert_int_equal(kb_transport_state(c.t), KB_TRANSPORT_CLOSED);
+	assert_int_equal(client_expect_disconnect(&c), SSH_DISCONNECT_PROTOCOL_ERROR);
+	client_free(&c);
+}
+
+static void
+transport_rekey_flushes_queued_messages(void **state)
+{
+	struct client_opts opts = default_opts;
+	struct client c;
+	struct kb_buf *payload = kb_buf_new(KB_BUF_SIZE_MAX);
+	const uint8_t queued[] = { MSG_CHANNEL_DATA, 0, 0, 0, 7, 'q' };
+	const uint8_t *sid_ptr;
+	uint8_t sid[64];
+	size_t sid_len;
+
+	(void)state;
+	client_init(&c, &opts, server_config(NULL));
+	client_handshake(&c);
+	client_request_userauth(&c);
+	sid_ptr = kb_transport_session_id(c.t, &sid_len);
+	assert_true(sid_len <= sizeof(sid));
+	memcpy(sid, sid_ptr, sid_len);
+
+	/* The client starts a rekey with another method and cipher. */
+	c.opts.kex = "ecdh-sha2-nistp256";
+	c.opts.cipher = "chacha20-poly1305@openssh.com";
+	c.opts.mac = NULL;
+	client_send_kexinit(&c, false);
+	assert_int_equal(client_flush(&c), KB_OK);
+	assert_int_equal(client_expect(&c, payload), SSH_MSG_KEXINIT);
+	kb_buf_reset(c.server_kexinit);
+	kb_buf_put(c.server_kexinit, kb_buf_ptr(payload), kb_buf_len(payload));
+
+	/* A message sent now waits for our NEWKEYS. */
+	assert_int_equal(kb_transport_send(c.t, queued, sizeof(queued)), KB_OK);
+	client_take_output(&c);
+	assert_int_equal(kb_buf_len(c.in), 0);
+
+	/* Run the exchange by hand to see the order of the server's packets. */
+	{
+		struct kb_kex_client_params params;
+		struct kb_buf *msg = kb_buf_new(KB_BUF_SIZE_MAX);
+		bool done = false;
+
+		memset(&params, 0, sizeof(params));
+		params.client_version = CLIENT_VERSION;
+		params.server_version = c.server_version;
+		params.client_kexinit = kb_buf_ptr(c.kexinit);
+		params.client_kexinit_len = kb_buf_len(c.kexinit);
+		params.server_kexinit = kb_buf_ptr(c.server_kexinit);
+		params.server_kexinit_len = kb_buf_len(c.server_kexinit);
+		params.hostkey_alg = c.opts.hostkey;
+		kb_kex_client_free(c.kex);
+		assert_int_equal(kb_kex_client_new(kb_kex_lookup(c.opts.kex), &params, &c.kex), KB_OK);
+		assert_int_equal(kb_kex_client_start(c.kex, msg), KB_OK);
+		assert_int_equal(client_send(&c, kb_buf_ptr(msg), kb_buf_len(msg)), KB_OK);
+		while (!done) {
+			assert_int_equal(client_recv(&c, payload), KB_OK);
+			kb_buf_reset(msg);
+			assert_int_equal(kb_kex_client_input(c.kex, kb_buf_ptr(payload),
+			    kb_buf_len(payload), msg, &done), KB_OK);
+		}
+		kb_buf_free(msg);
+	}
+	assert_int_equal(client_expect(&c, payload), SSH_MSG_NEWKEYS);
+	client_switch_keys(&c, false);
+	/* The queued message follows NEWKEYS under the new keys. */
+	assert_int_equal(client_expect(&c, payload), MSG_CHANNEL_DATA);
+	assert_int_equal(kb_buf_len(payload), sizeof(queued));
+	assert_memory_equal(kb_buf_ptr(payload), queued, sizeof(queued));
+	kb_buf_reset(payload);
+	kb_buf_put_u8(payload, SSH_MSG_NEWKEYS);
+	assert_int_equal(client_send(&c, kb_buf_ptr(payload), kb_buf_len(payload)), KB_OK);
+	client_switch_keys(&c, true);
+
+	assert_int_equal(kb_transport_kex_count(c.t), 2);
+	assert_string_equal(kb_transport_agreed(c.t, KB_CAT_KEX), "ecdh-sha2-nistp256");
+	assert_string_equal(kb_transport_agreed(c.t, KB_CAT_CIPHER_S2C),
+	    "chacha20-poly1305@openssh.com");
+	/* The session id stays the H of the first exchange. */
+	sid_ptr = kb_transport_session_id(c.t, &sid_len);
+	assert_int_equal(sid_len, c.session_id_len);
+	assert_memory_equal(sid_ptr, sid, sid_len);
+	check_message_round_trip(&c, MSG_CHANNEL_DATA);
+	kb_buf_free(payload);
+	client_free(&c);
+}
+
+static void
+transport_rekey_rejects_channel_data_midway(void **state)
+{
+	struct client c;
+	struct kb_buf *payload = kb_buf_new(KB_BUF_SIZE_MAX);
+	const uint8_t data[] = { MSG_CHANNEL_DATA, 0, 0, 0, 0 };
+
+	(void)state;
+	client_init(&c, &default_opts, server_config(NULL));
+	client_handshake(&c);
+	client_request_userauth(&c);
+	client_send_kexinit(&c, false);
+	assert_int_equal(client_flush(&c), KB_OK);
+	assert_int_equal(client_expect(&c, payload), SSH_MSG_KEXINIT);
+	/* RFC 4253 section 7.1: only transport messages until NEWKEYS. */
+	assert_int_equal(client_send(&c, data, sizeof(data)), KB_ERR_UNEXPECTED_MESSAGE);
+	assert_int_equal(client_expect_disconnect(&c), SSH_DISCONNECT_PROTOCOL_ERROR);
+	kb_buf_free(payload);
+	client_free(&c);
+}
+
+static void
+transport_strict_kex_ignore_is_fatal(void **state)
+{
+	struct client_opts opts = default_opts;
+	struct client c;
+	const uint8_t ignore[] = { SSH_MSG_IGNORE, 0, 0, 0, 0 };
+
+	(void)state;
+	opts.strict = true;
+	client_init(&c, &opts, server_config(NULL));
+	client_start(&c);
+	assert_int_equal(client_send(&c, ignore, sizeof(ignore)), KB_ERR_UNEXPECTED_MESSAGE);
+	assert_int_equal(kb_transport_state(c.t), KB_TRANSPORT_CLOSED);
+	assert_true(kb_transport_strict_kex(c.t));
+	assert_int_equal(client_expect_disconnect(&c), SSH_DISCONNECT_PROTOCOL_ERROR);
+	client_free(&c);
+
+	/* Without strict kex the same IGNORE is counted and skipped. */
+	opts.strict = false;
+	client_init(&c, &opts, server_config(NULL));
+	client_start(&c);
+	assert_int_equal(client_send(&c, ignore, sizeof(ignore)), KB_OK);
+	client_run_kex(&c);
+	check_ready(&c);
+	assert_false(kb_transport_strict_kex(c.t));
+	{
+		struct kb_transport_counters counters;
+
+		kb_transport_counters(c.t, &counters);
+		assert_int_equal(counters.ignore_received, 1);
+	}
+	client_free(&c);
+}
+
+static void
+transport_strict_kex_kexinit_must_be_first(void **state)
+{
+	struct client_opts opts = default_opts;
+	struct client c;
+	const uint8_t ignore[] = { SSH_MSG_IGNORE, 0, 0, 0, 0 };
+
+	(void)state;
+	opts.strict = true;
+	client_init(&c, &opts, server_config(NULL));
+	assert_int_equal(kb_buf_put(c.out, CLIENT_VERSION "\r\n",
+	    strlen(CLIENT_VERSION) + 2), KB_OK);
+	assert_int_equal(client_send(&c, ignore, sizeof(ignore)), KB_OK);
+	client_send_kexinit(&c, true);
+	assert_int_equal(client_flush(&c), KB_ERR_UNEXPECTED_MESSAGE);
+	assert_int_equal(client_expect_disconnect(&c), SSH_DISCONNECT_PROTOCOL_ERROR);
+	client_free(&c);
+}
+
+static void
+transport_strict_kex_resets_sequence_numbers(void **state)
+{
+	struct client_opts opts = default_opts;
+	struct client c;
+
+	(void)state;
+	opts.strict = true;
+	client_init(&c, &opts, server_config(NULL));
+	client_handshake(&c);
+	assert_true(kb_transport_strict_kex(c.t));
+	/* Both sides restarted at 0 after NEWKEYS, and nothing came since. */
+	assert_int_equal(kb_packet_codec_seqnr(c.t->codec, KB_DIR_IN), 0);
+	assert_int_equal(kb_packet_codec_seqnr(c.t->codec, KB_DIR_OUT), 0);
+	client_request_userauth(&c);
+	assert_int_equal(kb_packet_codec_seqnr(c.t->codec, KB_DIR_IN), 1);
+	assert_int_equal(kb_packet_codec_seqnr(c.t->codec, KB_DIR_OUT), 1);
+	check_message_round_trip(&c, MSG_USERAUTH_REQUEST);
+	client_free(&c);
+
+	/* Without strict kex the numbers run on: KEXINIT, ECDH_INIT, NEWKEYS. */
+	opts.strict = false;
+	client_init(&c, &opts, server_config(NULL));
+	client_handshake(&c);
+	assert_int_equal(kb_packet_codec_seqnr(c.t->codec, KB_DIR_IN), 3);
+	client_free(&c);
+}
+
+static void
+transport_ext_info_only_when_offered(void **state)
+{
+	struct client_opts opts = default_opts;
+	struct client c;
+	struct kb_buf *payload = kb_buf_new(KB_BUF_SIZE_MAX);
+	struct kb_buf *view;
+	uint32_t count;
+	char *name, *value;
+
+	(void)state;
+	opts.ext_info = true;
+	client_init(&c, &opts, server_config(NULL));
+	client_handshake(&c);
+	assert_int_equal(client_expect(&c, payload), SSH_MSG_EXT_INFO);
+	view = kb_buf_from(kb_buf_ptr(payload), kb_buf_len(payload));
+	assert_int_equal(kb_buf_consume(view, 1), KB_OK);
+	assert_int_equal(kb_buf_get_u32(view, &count), KB_OK);
+	assert_int_equal(count, 1);
+	assert_int_equal(kb_buf_get_cstring(view, &name, NULL), KB_OK);
+	assert_int_equal(kb_buf_get_cstring(view, &value, NULL), KB_OK);
+	assert_string_equal(name, "server-sig-algs");
+	assert_string_equal(value,
+	    "ssh-ed25519,ecdsa-sha2-nistp256,rsa-sha2-512,rsa-sha2-256,ssh-rsa");
+	assert_int_equal(kb_buf_expect_end(view), KB_OK);
+	free(name);
+	free(value);
+	kb_buf_free(view);
+	client_free(&c);
+
+	/* Without ext-info-c, SERVICE_ACCEPT is the first packet after NEWKEYS. */
+	opts.ext_info = false;
+	client_init(&c, &opts, server_config(NULL));
+	client_handshake(&c);
+	assert_int_equal(client_recv(&c, payload), KB_ERR_INCOMPLETE);
+	kb_buf_reset(payload);
+	kb_buf_put_u8(payload, SSH_MSG_SERVICE_REQUEST);
+	kb_buf_put_cstring(payload, "ssh-userauth");
+	assert_int_equal(client_send(&c, kb_buf_ptr(payload), kb_buf_len(payload)), KB_OK);
+	assert_int_equal(client_expect(&c, payload), SSH_MSG_SERVICE_ACCEPT);
+	kb_buf_free(payload);
+	client_free(&c);
+}
+
+static void
+transport_wrong_guess_is_skipped(void **state)
+{
+	struct client_opts opts = default_opts;
+	struct client c;
+	const uint8_t guess[] = { 30, 0, 0, 0, 3, 'b', 'a', 'd' };
+
+	(void)state;
+	/* The server prefers curve25519; the client guesses with nistp256 first. */
+	opts.kex = "ecdh-sha2-nistp256";
+	opts.guess = true;
+	client_init(&c, &opts, server_config("curve25519-sha256,ecdh-sha2-nistp256"));
+	client_start(&c);
+	/* A bogus guessed packet: the server must drop it unread. */
+	assert_int_equal(client_send(&c, guess, sizeof(guess)), KB_OK);
+	assert_int_equal(kb_transport_state(c.t), KB_TRANSPORT_KEX);
+	client_run_kex(&c);
+	check_ready(&c);
+	client_free(&c);
+}
+
+static void
+transport_right_guess_is_processed(void **state)
+{
+	struct client_opts opts = default_opts;
+	struct client c;
+
+	(void)state;
+	/* Same first kex and host key names: the guessed packet counts. */
+	opts.guess = true;
+	client_init(&c, &opts, server_config("curve25519-sha256,ecdh-sha2-nistp256"));
+	client_handshake(&c);
+	check_ready(&c);
+	client_free(&c);
+}
+
+static void
+transport_flipped_byte_is_mac_error(void **state)
+{
+	static const char *const ciphers[] = {
+		"aes128-ctr", "aes128-gcm@openssh.com", "chacha20-poly1305@openssh.com",
+	};
+	struct client_opts opts = default_opts;
+	struct client c;
+	const uint8_t ignore[] = { SSH_MSG_IGNORE, 0, 0, 0, 4, 'a', 'b', 'c', 'd' };
+	uint8_t *packet;
+	size_t i, len;
+
+	(void)state;
+	for (i = 0; i < sizeof(ciphers) / sizeof(ciphers[0]); i++) {
+		opts.cipher = ciphers[i];
+		opts.mac = i == 0 ? "hmac-sha2-256" : NULL;
+		client_init(&c, &opts, server_config(NULL));
+		client_handshake(&c);
+		assert_int_equal(kb_packet_codec_send(c.codec, ignore, sizeof(ignore), c.out), KB_OK);
+		len = kb_buf_len(c.out);
+		assert_non_null(packet = malloc(len));
+		memcpy(packet, kb_buf_ptr(c.out), len);
+		kb_buf_consume(c.out, len);
+		/* A byte in the middle of the encrypted body. */
+		packet[10] ^= 0x01;
+		assert_int_equal(kb_transport_feed(c.t, packet, len), KB_ERR_MAC_INVALID);
+		free(packet);
+		assert_int_equal(kb_transport_state(c.t), KB_TRANSPORT_CLOSED);
+		assert_int_equal(kb_transport_error(c.t), KB_ERR_MAC_INVALID);
+		assert_int_equal(client_expect_disconnect(&c), 5);
+		client_free(&c);
+	}
+}
+
+static void
+transport_garbage_version_closes(void **state)
+{
+	struct client c;
+	const char garbage[] = "GET / HTTP/1.1\r\n";
+	size_t before;
+
+	(void)state;
+	client_init(&c, &default_opts, server_config(NULL));
+	before = kb_buf_len(kb_transport_output(c.t));
+	assert_int_equal(kb_transport_feed(c.t, (const uint8_t *)garbage, strlen(garbage)),
+	    KB_ERR_NOT_SSH);
+	assert_int_equal(kb_transport_state(c.t), KB_TRANSPORT_CLOSED);
+	assert_int_equal(kb_transport_error(c.t), KB_ERR_NOT_SSH);
+	/* No DISCONNECT packet: the client never spoke SSH. */
+	assert_int_equal(kb_buf_len(kb_transport_output(c.t)), before);
+	/* The reader stops at the first byte that cannot start "SSH-". */
+	assert_non_null(strstr(kb_transport_error_text(c.t), "\"G\""));
+	assert_null(kb_transport_client_version(c.t));
+	client_free(&c);
+}
+
+static void
+transport_no_common_cipher_fails_kex(void **state)
+{
+	struct client_opts opts = default_opts;
+	struct client c;
+
+	(void)state;
+	opts.cipher = "aes128-cbc";
+	client_init(&c, &opts, server_config(NULL));
+	assert_int_equal(kb_buf_put(c.out, CLIENT_VERSION "\r\n",
+	    strlen(CLIENT_VERSION) + 2), KB_OK);
+	client_send_kexinit(&c, true);
+	assert_int_equal(client_flush(&c), KB_ERR_NO_MATCH);
+	assert_int_equal(client_expect_disconnect(&c), SSH_DISCONNECT_KEY_EXCHANGE_FAILED);
+	assert_non_null(strstr(kb_transport_error_text(c.t), "aes128-cbc"));
+	client_free(&c);
+}
+
+static void
+transport_client_disconnect_is_escaped(void **state)
+{
+	struct client c;
+	struct kb_buf *msg = kb_buf_new(256);
+
+	(void)state;
+	client_init(&c, &default_opts, server_config(NULL));
+	client_handshake(&c);
+	kb_packet_put_disconnect(msg, 11, "bye\x1b[2J");
+	assert_int_equal(client_send(&c, kb_buf_ptr(msg), kb_buf_len(msg)),
+	    KB_ERR_PEER_DISCONNECTED);
+	assert_int_equal(kb_transport_state(c.t), KB_TRANSPORT_CLOSED);
+	assert_int_equal(kb_transport_disconnect_reason(c.t), 11);
+	assert_non_null(strstr(kb_transport_error_text(c.t), "bye\\x1b[2J"));
+	assert_null(strchr(kb_transport_error_text(c.t), '\x1b'));
+	kb_buf_free(msg);
+	client_free(&c);
+}
+
+/*
+ * The table as this test expects it, written out independently of
+ * transport.c: phase, message number and strictness to a verdict.
+ */
+static enum transport_verdict
+expected_verdict(enum transport_phase phase, unsigned int type, bool strict)
+{
+	bool generic = type >= 2 && type <= 4;
+
+	if (type == SSH_MSG_DISCONNECT &&
+	    phase >= PHASE_KEXINIT && phase <= PHASE_OPEN)
+		return VERDICT_HANDLE;
+	switch (phase) {
+	case PHASE_KEXINIT:
+		if (generic)
+			return strict ? VERDICT_REJECT : VERDICT_HANDLE;
+		return type == SSH_MSG_KEXINIT ? VERDICT_HANDLE : VERDICT_REJECT;
+	case PHASE_KEX:
+		if (generic)
+			return strict ? VERDICT_REJECT : VERDICT_HANDLE;
+		return type >= 30 && type <= 49 ? VERDICT_HANDLE : VERDICT_REJECT;
+	case PHASE_NEWKEYS:
+		if (generic)
+			return strict ? VERDICT_REJECT : VERDICT_HANDLE;
+		return type == SSH_MSG_NEWKEYS ? VERDICT_HANDLE : VERDICT_REJECT;
+	case PHASE_SERVICE:
+		if (generic || type == SSH_MSG_SERVICE_REQUEST || type == SSH_MSG_KEXINIT)
+			return VERDICT_HANDLE;
+		if (type == SSH_MSG_NEWKEYS || (type >= 50 && type <= 127))
+			return VERDICT_REJECT;
+		return VERDICT_UNIMPLEMENTED;
+	case PHASE_OPEN:
+		if (generic || type == SSH_MSG_KEXINIT)
+			return VERDICT_HANDLE;
+		if (type == SSH_MSG_NEWKEYS || type == SSH_MSG_SERVICE_REQUEST)
+			return VERDICT_REJECT;
+		if (type >= 50 && type <= 127)
+			return VERDICT_PASS_UP;
+		return VERDICT_UNIMPLEMENTED;
+	case PHASE_VERSION:
+	case PHASE_CLOSED:
+	case PHASE_COUNT:
+	default:
+		return VERDICT_REJECT;
+	}
+}
+
+static void
+transport_table_matches_expected(void **state)
+{
+	enum transport_phase phase;
+	unsigned int type;
+	int strict;
+
+	(void)state;
+	for (phase = PHASE_VERSION; phase < PHASE_COUNT; phase++) {
+		for (type = 0; type < 256; type++) {
+			for (strict = 0; strict <= 1; strict++) {
+				enum transport_verdict want = expected_verdict(phase, type, strict);
+				enum transport_verdict got = transport_lookup_verdict(phase,
+				    (uint8_t)type, strict);
+
+				if (got != want)
+					fail_msg("phase %d message %u strict %d: verdict %d, expected %d",
+					    (int)phase, type, strict, (int)got, (int)want);
+			}
+		}
+	}
+}
+
+/* Builds a well-formed message of type for the handlers that parse a body. */
+static void
+build_message(struct kb_buf *msg, unsigned int type)
+{
+	kb_buf_reset(msg);
+	kb_buf_put_u8(msg, (uint8_t)type);
+	switch (type) {
+	case SSH_MSG_DISCONNECT:
+		kb_buf_put_u32(msg, 11);
+		kb_buf_put_cstring(msg, "bye");
+		kb_buf_put_cstring(msg, "");
+		break;
+	case SSH_MSG_IGNORE:
+		kb_buf_put_cstring(msg, "pad");
+		break;
+	case SSH_MSG_UNIMPLEMENTED:
+		kb_buf_put_u32(msg, 0);
+		break;
+	case SSH_MSG_DEBUG:
+		kb_buf_put_u8(msg, 0);
+		kb_buf_put_cstring(msg, "note");
+		kb_buf_put_cstring(msg, "");
+		break;
+	case SSH_MSG_SERVICE_REQUEST:
+		kb_buf_put_cstring(msg, "ssh-userauth");
+		break;
+	default:
+		kb_buf_put_u32(msg, 0);
+		break;
+	}
+}
+
+/* Brings a fresh client and server to phase, returning the client ready to send. */
+static void
+walk_setup(struct client *c, enum transport_phase phase)
+{
+	client_init(c, &default_opts, server_config(NULL));
+	if (phase == PHASE_KEXINIT) {
+		assert_int_equal(kb_buf_put(c->out, CLIENT_VERSION "\r\n",
+		    strlen(CLIENT_VERSION) + 2), KB_OK);
+		assert_int_equal(client_flush(c), KB_OK);
+		return;
+	}
+	if (phase == PHASE_KEX) {
+		client_start(c);
+		return;
+	}
+	client_handshake(c);
+	if (phase == PHASE_OPEN)
+		client_request_userauth(c);
+	assert_int_equal(c->t->phase, phase);
+}
+
+/* Sends one message in one phase and checks the outcome the table predicts. */
+static void
+walk_one(enum transport_phase phase, unsigned int type)
+{
+	enum transport_verdict want = expected_verdict(phase, type, false);
+	struct kb_transport_counters counters;
+	struct kb_buf *msg = kb_buf_new(256);
+	struct kb_buf *got = kb_buf_new(KB_BUF_SIZE_MAX);
+	struct client c;
+	uint32_t seqnr;
+	int r;
+
+	walk_setup(&c, phase);
+	seqnr = kb_packet_codec_seqnr(c.codec, KB_DIR_OUT);
+	build_message(msg, type);
+	r = client_send(&c, kb_buf_ptr(msg), kb_buf_len(msg));
+
+	switch (want) {
+	case VERDICT_REJECT:
+		assert_int_equal(r, KB_ERR_UNEXPECTED_MESSAGE);
+		assert_int_equal(kb_transport_state(c.t), KB_TRANSPORT_CLOSED);
+		assert_int_equal(client_expect_disconnect(&c), SSH_DISCONNECT_PROTOCOL_ERROR);
+		break;
+	case VERDICT_UNIMPLEMENTED:
+		assert_int_equal(r, KB_OK);
+		assert_int_equal(client_expect(&c, got), SSH_MSG_UNIMPLEMENTED);
+		assert_int_equal(kb_buf_len(got), 5);
+		assert_int_equal((uint32_t)kb_buf_ptr(got)[1] << 24 | kb_buf_ptr(got)[2] << 16 |
+		    kb_buf_ptr(got)[3] << 8 | kb_buf_ptr(got)[4], seqnr);
+		kb_transport_counters(c.t, &counters);
+		assert_int_equal(counters.unimplemented_sent, 1);
+		break;
+	case VERDICT_PASS_UP:
+		assert_int_equal(r, KB_OK);
+		assert_int_equal(kb_transport_next(c.t, got), KB_OK);
+		assert_memory_equal(kb_buf_ptr(got), kb_buf_ptr(msg), kb_buf_len(msg));
+		break;
+	case VERDICT_HANDLE:
+	case VERDICT_HANDLE_UNLESS_STRICT:
+	default:
+		/* Handled: never the table's protocol error, whatever the handler decides. */
+		if (type == SSH_MSG_DISCONNECT)
+			assert_int_equal(r, KB_ERR_PEER_DISCONNECTED);
+		else if (type >= 2 && type <= 5)
+			assert_int_equal(r, KB_OK);
+		else
+			assert_null(strstr(kb_transport_error_text(c.t), "not allowed"));
+		break;
+	}
+	kb_buf_free(msg);
+	kb_buf_free(got);
+	client_free(&c);
+}
+
+static void
+transport_walk_every_message_every_phase(void **state)
+{
+	static const enum transport_phase phases[] = {
+		PHASE_KEXINIT, PHASE_KEX, PHASE_SERVICE, PHASE_OPEN,
+	};
+	size_t i;
+	unsigned int type;
+
+	(void)state;
+	for (i = 0; i < sizeof(phases) / sizeof(phases[0]); i++) {
+		for (type = 0; type < 256; type++)
+			walk_one(phases[i], type);
+	}
+}
+
+static void
+transport_input_is_bounded(void **state)
+{
+	struct client c;
+	uint8_t *big;
+	size_t space;
+
+	(void)state;
+	client_init(&c, &default_opts, server_config(NULL));
+	space = kb_transport_input_space(c.t);
+	assert_true(space > KB_PACKET_MAX);
+	assert_non_null(big = calloc(1, space + 1));
+	assert_int_equal(kb_transport_feed(c.t, big, space + 1), KB_ERR_BUFFER_LIMIT);
+	/* Rejected input leaves the transport as it was. */
+	assert_int_equal(kb_transport_state(c.t), KB_TRANSPORT_VERSION);
+	free(big);
+	client_free(&c);
+}
+
+static void
+transport_config_rejects_unknown_names(void **state)
+{
+	struct kb_transport_config config = *server_config(NULL);
+	struct kb_transport *t = NULL;
+
+	(void)state;
+	config.ciphers = "aes128-ctr,none";
+	assert_int_equal(kb_transport_new(&config, &t), KB_ERR_CONFIG_INVALID);
+	assert_null(t);
+	config.ciphers = NULL;
+	config.kex = "diffie-hellman-group1-sha1";
+	assert_int_equal(kb_transport_new(&config, &t), KB_ERR_CONFIG_INVALID);
+	config.kex = NULL;
+	config.hostkey_algorithms = "rsa-sha2-512";
+	assert_int_equal(kb_transport_new(&config, &t), KB_ERR_CONFIG_INVALID);
+}
+
+static int
+group_setup(void **state)
+{
+	(void)state;
+	return kb_hostkey_generate(KB_HOSTKEY_ED25519, 0, &test_hostkey) == KB_OK ? 0 : -1;
+}
+
+static int
+group_teardown(void **state)
+{
+	(void)state;
+	kb_hostkey_free(test_hostkey);
+	return 0;
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(transport_handshake_each_kex_method),
+		cmocka_unit_test(transport_handshake_cipher_mac_pairs),
+		cmocka_unit_test(transport_service_request_passes_userauth_up),
+		cmocka_unit_test(transport_service_request_unknown_disconnects),
+		cmocka_unit_test(transport_userauth_before_service_rejected),
+		cmocka_unit_test(transport_rekey_flushes_queued_messages),
+		cmocka_unit_test(transport_rekey_rejects_channel_data_midway),
+		cmocka_unit_test(transport_strict_kex_ignore_is_fatal),
+		cmocka_unit_test(transport_strict_kex_kexinit_must_be_first),
+		cmocka_unit_test(transport_strict_kex_resets_sequence_numbers),
+		cmocka_unit_test(transport_ext_info_only_when_offered),
+		cmocka_unit_test(transport_wrong_guess_is_skipped),
+		cmocka_unit_test(transport_right_guess_is_processed),
+		cmocka_unit_test(transport_flipped_byte_is_mac_error),
+		cmocka_unit_test(transport_garbage_version_closes),
+		cmocka_unit_test(transport_no_common_cipher_fails_kex),
+		cmocka_unit_test(transport_client_disconnect_is_escaped),
+		cmocka_unit_test(transport_table_matches_expected),
+		cmocka_unit_test(transport_walk_every_message_every_phase),
+		cmocka_unit_test(transport_input_is_bounded),
+		cmocka_unit_test(transport_config_rejects_unknown_names),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
