@@ -88,15 +88,17 @@ if ! bash "$top/contrib/deps.sh" >"$tmp/deps.log" 2>&1; then
 	cat "$tmp/deps.log"
 	exit 1
 fi
-(
-	cd "$top"
-	[ -x configure ] || ./autogen.sh
-	mkdir -p "$build"
-	cd "$build"
-	[ -f Makefile ] || "$top/configure" -q
-	make -j2 kexbridge
-	make -C po >/dev/null 2>&1 || true
-) >"$tmp/build.log" 2>&1 || {
+# Each step is checked explicitly: bash ignores set -e inside a subshell
+# that is followed by ||, so a failed make would otherwise go unnoticed.
+build_kexbridge() {
+	cd "$top" || return 1
+	if [ ! -x configure ]; then ./autogen.sh || return 1; fi
+	mkdir -p "$build" && cd "$build" || return 1
+	if [ ! -f Makefile ]; then "$top/configure" -q || return 1; fi
+	make -j2 kexbridge || return 1
+	make -C po || return 1
+}
+( build_kexbridge ) >"$tmp/build.log" 2>&1 || {
 	tail -n 40 "$tmp/build.log"
 	echo "lab-demo.sh: the build failed; the last 40 lines of its log are above" >&2
 	exit 1

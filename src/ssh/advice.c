@@ -219,11 +219,14 @@ static const char *const sshd_keywords[] = {
 
 /*
  * The sshd_config line that makes an OpenSSH server offer name. Compression
- * is a yes/no switch, not a list. From KB_OPENSSH_PLUS_SYNTAX on (a release
- * later for HostKeyAlgorithms), "+name" appends to the default set. Older releases need the whole list, so the
- * server's current list (without the markers sshd adds itself) is repeated.
- * Before that release sshd offers a host key algorithm only for the host
- * keys it has, so that case gets no line here but a HostKey item.
+ * is a yes/no switch, not a list. For the other keywords the line lists what
+ * the server offers today (without the markers sshd adds itself) followed by
+ * name. "Keyword +name" would be shorter, but "+" appends to sshd's default
+ * set, so on a server configured with an explicit legacy list it would drop
+ * the old algorithms other clients of that server still need. sshd takes
+ * HostKeyAlgorithms lists only from KB_OPENSSH_PLUS_SYNTAX_HOSTKEY on; older
+ * releases offer what their HostKey files allow, so that case gets no line
+ * here but a HostKey item.
  */
 static char *
 advice_sshd_line(const struct kb_kexinit *server, enum kb_category cat,
@@ -236,13 +239,7 @@ advice_sshd_line(const struct kb_kexinit *server, enum kb_category cat,
 	if (cat == KB_CAT_COMP_C2S || cat == KB_CAT_COMP_S2C)
 		return strdup(strcmp(name, "none") == 0 ? "Compression no" :
 		    "Compression yes");
-	if (release >= (cat == KB_CAT_HOSTKEY ? KB_OPENSSH_PLUS_SYNTAX_HOSTKEY :
-	    KB_OPENSSH_PLUS_SYNTAX)) {
-		if (asprintf(&line, "%s +%s", sshd_keywords[cat], name) < 0)
-			return NULL;
-		return line;
-	}
-	if (cat == KB_CAT_HOSTKEY)
+	if (cat == KB_CAT_HOSTKEY && release < KB_OPENSSH_PLUS_SYNTAX_HOSTKEY)
 		return NULL;
 	if (advice_collect(server, cat, 0, false, &current) != 0)
 		return NULL;
@@ -338,6 +335,30 @@ advice_add_hostkey_file(struct kb_advice *advice, const struct kb_kexinit *serve
 	return KB_OK;
 }
 
+/*
+ * Moves the host key algorithms whose key type the server already has to
+ * the front, keeping their order: enabling rsa-sha2-512 for an existing RSA
+ * key needs no new host key, and a new host key would make every client see
+ * a changed key.
+ */
+static void
+advice_prefer_existing_keys(const struct kb_kexinit *server, struct advice_names *v)
+{
+	const struct advice_keytype *kt;
+	const char *name;
+	size_t i, j, front = 0;
+
+	for (i = 0; i < v->count; i++) {
+		kt = advice_keytype(v->names[i]);
+		if (kt == NULL || !advice_server_has_family(server, kt->family))
+			continue;
+		name = v->names[i];
+		for (j = i; j > front; j--)
+			v->names[j] = v->names[j - 1];
+		v->names[front++] = name;
+	}
+}
+
 /* What the server would need to add for one failed category. */
 static int
 advice_for_server(struct kb_advice *advice, const struct kb_kexinit *client,
@@ -360,6 +381,10 @@ advice_for_server(struct kb_advice *advice, const struct kb_kexinit *client,
 			goto out;
 		advice_sort(&supported, class, false);
 		use = &supported;
+	}
+	if (cat == KB_CAT_HOSTKEY) {
+		advice_prefer_existing_keys(server, &all);
+		advice_prefer_existing_keys(server, &supported);
 	}
 
 	r = KB_ERR_ALLOC_FAIL;
@@ -661,7 +686,7 @@ advice_put_item(FILE *f, const struct kb_advice_item *item, const char *names,
 		 * added below an existing one would be ignored.
 		 */
 		if (item->config_line != NULL)
-			fprintf(f, ADVICE_TR(translate, N_(" In sshd_config, in place of "
+			fprintf(f, ADVICE_TR(translate, N_(" In sshd_config, replacing "
 			    "any existing line for that keyword: %s")), line);
 		break;
 	case KB_ADVICE_CLIENT_ADD:

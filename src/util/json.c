@@ -242,6 +242,31 @@ kb_json_uint(struct kb_json *json, const char *key, uint64_t value)
 	json_put_number(json, key, "%llu", (unsigned long long)value);
 }
 
+static void
+json_put_fixed(struct kb_json *json, const char *key, double value)
+{
+	char num[64];
+	int n;
+
+	if (!json_begin_member(json, key))
+		return;
+	n = snprintf(num, sizeof(num), "%.6f", value);
+	if (n < 0 || (size_t)n >= sizeof(num)) {
+		json_put(json, "null", 4);
+		return;
+	}
+	while (n > 1 && num[n - 1] == '0')
+		n--;
+	if (num[n - 1] == '.')
+		n--;
+	/* "-0" is valid JSON but reads oddly for a duration. */
+	if (n == 2 && num[0] == '-' && num[1] == '0') {
+		num[0] = '0';
+		n = 1;
+	}
+	json_put(json, num, (size_t)n);
+}
+
 void
 kb_json_double(struct kb_json *json, const char *key, double value)
 {
@@ -250,8 +275,16 @@ kb_json_double(struct kb_json *json, const char *key, double value)
 		kb_json_null(json, key);
 		return;
 	}
-	/* 15 significant digits print 0.0114 as such, not as 0.011400000000000001. */
-	json_put_number(json, key, "%.15g", value);
+	/*
+	 * Fixed notation to the microsecond, without trailing zeros: durations
+	 * read as 0.000072, never as 7.2e-05 or 0.011400000000000001. Values
+	 * beyond 1e15 keep %g, since %f would print digits they do not have.
+	 */
+	if (fabs(value) >= 1e15) {
+		json_put_number(json, key, "%.15g", value);
+		return;
+	}
+	json_put_fixed(json, key, value);
 }
 
 void

@@ -167,7 +167,7 @@ advice_openssh53_full_kex_list(void **state)
 }
 
 static void
-advice_openssh74_plus_syntax(void **state)
+advice_openssh74_keeps_server_list(void **state)
 {
 	struct fixture *f = *state;
 	const struct kb_advice_item *item;
@@ -176,22 +176,24 @@ advice_openssh74_plus_syntax(void **state)
 	item = find_item(f, KB_ADVICE_SERVER_ADD, KB_CAT_KEX);
 	assert_string_equal(item->names, "diffie-hellman-group18-sha512,"
 	    "diffie-hellman-group16-sha512,diffie-hellman-group-exchange-sha256");
-	assert_string_equal(item->config_line, "KexAlgorithms +diffie-hellman-group18-sha512");
+	/* The line keeps the legacy names other clients of this server rely on. */
+	assert_string_equal(item->config_line, "KexAlgorithms diffie-hellman-group14-sha1,"
+	    "diffie-hellman-group1-sha1,diffie-hellman-group18-sha512");
 	assert_sentence(item, "Server must add a kex algorithm the client offers: "
 	    "diffie-hellman-group18-sha512,diffie-hellman-group16-sha512,"
-	    "diffie-hellman-group-exchange-sha256. In sshd_config, in place of "
-	    "any existing line for that keyword: "
-	    "KexAlgorithms +diffie-hellman-group18-sha512");
+	    "diffie-hellman-group-exchange-sha256. In sshd_config, replacing "
+	    "any existing line for that keyword: KexAlgorithms diffie-hellman-group14-sha1,"
+	    "diffie-hellman-group1-sha1,diffie-hellman-group18-sha512");
 
 	/* Both MAC directions failed alike, so one item covers them. */
 	item = find_item(f, KB_ADVICE_SERVER_ADD, KB_CAT_MAC_C2S);
 	assert_true(item->both_directions);
-	assert_string_equal(item->config_line, "MACs +hmac-sha2-512");
+	assert_string_equal(item->config_line, "MACs hmac-sha1,hmac-md5,hmac-sha2-512");
 	assert_int_equal(count_kind(f, KB_ADVICE_SERVER_UPGRADE), 0);
 }
 
 static void
-advice_openssh92_plus_syntax(void **state)
+advice_openssh92_keeps_server_list(void **state)
 {
 	struct fixture *f = *state;
 	const struct kb_advice_item *item;
@@ -202,9 +204,9 @@ advice_openssh92_plus_syntax(void **state)
 	fixture_run(f, "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3");
 	item = find_item(f, KB_ADVICE_SERVER_ADD, KB_CAT_KEX);
 	assert_sentence(item, "Server must add a kex algorithm the client offers: "
-	    "diffie-hellman-group-exchange-sha256. In sshd_config, in place of "
-	    "any existing line for that keyword: "
-	    "KexAlgorithms +diffie-hellman-group-exchange-sha256");
+	    "diffie-hellman-group-exchange-sha256. In sshd_config, replacing "
+	    "any existing line for that keyword: KexAlgorithms diffie-hellman-group14-sha1,"
+	    "diffie-hellman-group1-sha1,diffie-hellman-group-exchange-sha256");
 }
 
 static void
@@ -302,7 +304,7 @@ advice_hostkey_needs_key_file(void **state)
 	/* A host certificate needs a CA, so only plain key types are advised. */
 	item = find_item(f, KB_ADVICE_SERVER_ADD, KB_CAT_HOSTKEY);
 	assert_string_equal(item->names, "ssh-ed25519,rsa-sha2-512");
-	assert_string_equal(item->config_line, "HostKeyAlgorithms +ssh-ed25519");
+	assert_string_equal(item->config_line, "HostKeyAlgorithms ssh-dss,ssh-ed25519");
 	item = find_item(f, KB_ADVICE_HOSTKEY_FILE, KB_CAT_HOSTKEY);
 	assert_string_equal(item->names, "ssh-ed25519");
 	assert_string_equal(item->config_line, "HostKey /etc/ssh/ssh_host_ed25519_key");
@@ -325,7 +327,7 @@ advice_hostkey_rsa_key_present(void **state)
 	/* The RSA key is there; only the signature algorithm is missing. */
 	assert_int_equal(count_kind(f, KB_ADVICE_HOSTKEY_FILE), 0);
 	assert_string_equal(find_item(f, KB_ADVICE_SERVER_ADD, KB_CAT_HOSTKEY)->config_line,
-	    "HostKeyAlgorithms +rsa-sha2-512");
+	    "HostKeyAlgorithms ssh-rsa,rsa-sha2-512");
 }
 
 static void
@@ -456,8 +458,8 @@ report_json_exact(void **state)
 	    "\"guess\":{\"client\":{\"sent\":true,\"right\":false},"
 	    "\"server\":{\"sent\":false,\"right\":false}},"
 	    "\"advice\":[\"Server must add a server-to-client cipher the client offers: "
-	    "aes128-ctr. In sshd_config, in place of any existing line for that "
-	    "keyword: Ciphers +aes128-ctr\","
+	    "aes128-ctr. In sshd_config, replacing any existing line for that "
+	    "keyword: Ciphers aes256-ctr,aes128-ctr\","
 	    "\"Client must add a server-to-client cipher the server offers: aes256-ctr.\"]}");
 	kb_json_free(json);
 
@@ -465,8 +467,8 @@ report_json_exact(void **state)
 	assert_non_null(line);
 	assert_string_equal(line, "failed: cipher_s2c (client: aes128-ctr; server: "
 	    "aes256-ctr) advice: Server must add a server-to-client cipher the client "
-	    "offers: aes128-ctr. In sshd_config, in place of any existing line for "
-	    "that keyword: Ciphers +aes128-ctr Client must add "
+	    "offers: aes128-ctr. In sshd_config, replacing any existing line for "
+	    "that keyword: Ciphers aes256-ctr,aes128-ctr Client must add "
 	    "a server-to-client cipher the server offers: aes256-ctr.");
 	free(line);
 }
@@ -506,8 +508,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		FIXTURE_TEST(advice_openssh53_full_kex_list),
-		FIXTURE_TEST(advice_openssh74_plus_syntax),
-		FIXTURE_TEST(advice_openssh92_plus_syntax),
+		FIXTURE_TEST(advice_openssh74_keeps_server_list),
+		FIXTURE_TEST(advice_openssh92_keeps_server_list),
 		FIXTURE_TEST(advice_upgrade_when_nothing_supported),
 		FIXTURE_TEST(advice_unknown_server_lists_names),
 		FIXTURE_TEST(advice_server_items_come_first),

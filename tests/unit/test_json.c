@@ -213,6 +213,24 @@ json_double_non_finite_is_null(void **state)
 }
 
 static void
+json_double_fixed_notation(void **state)
+{
+	struct kb_json *json = kb_json_new();
+
+	(void)state;
+	kb_json_double(json, "small", 7.1636e-05);
+	kb_json_double(json, "noisy", 0.011400000000000001);
+	kb_json_double(json, "whole", 42.0);
+	kb_json_double(json, "zero", 0.0);
+	kb_json_double(json, "tiny_negative", -1e-9);
+	kb_json_double(json, "huge", 2e20);
+	assert_string_equal(kb_json_finish(json), "{\"small\":0.000072,"
+	    "\"noisy\":0.0114,\"whole\":42,\"zero\":0,\"tiny_negative\":0,"
+	    "\"huge\":2e+20}");
+	kb_json_free(json);
+}
+
+static void
 json_depth_is_bounded(void **state)
 {
 	struct kb_json *json = kb_json_new();
@@ -271,6 +289,7 @@ main(void)
 		cmocka_unit_test(json_escapes_invalid_utf8),
 		cmocka_unit_test(json_any_bytes_stay_valid),
 		cmocka_unit_test(json_double_non_finite_is_null),
+		cmocka_unit_test(json_double_fixed_notation),
 		cmocka_unit_test(json_depth_is_bounded),
 		cmocka_unit_test(json_finish_closes_open_levels),
 		cmocka_unit_test(json_validator_rejects_bad_text),
