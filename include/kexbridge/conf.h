@@ -13,7 +13,7 @@
  *                                  digits, '-', '_' or '.'
  *   listen = 0.0.0.0:2222          ADDR:PORT or [IPv6]:PORT, numeric only
  *   upstream = backup.example:22   HOST:PORT or [IPv6]:PORT; port 22 if omitted
- *   mode = tap                     only tap in this version
+ *   mode = tap                     tap or bridge (auto is not available yet)
  *   connect_timeout = 10           seconds to connect to the upstream
  *   handshake_timeout = 60         seconds from accept until both KEXINITs
  *   idle_timeout = 3600            seconds without traffic; 0 = no limit
@@ -21,16 +21,46 @@
  *                                  reading pauses; K and M suffixes are KiB, MiB
  *   max_sessions = 256             concurrent sessions on this route
  *
+ * Bridge mode (kexbridge is the SSH server for the client and an SSH client
+ * of the upstream); tap routes ignore these keys:
+ *
+ *   hostkey = FILE[,FILE...]       private host keys, OpenSSH or PEM; when
+ *                                  none is given, ssh-ed25519 and RSA 3072
+ *                                  keys are created in state_dir
+ *   known_hosts = FILE             upstream host keys; STATE_DIR/known_hosts
+ *   hostkey_policy = accept-new    strict, accept-new or off
+ *   upstream_kex = LIST            upstream algorithm lists in OpenSSH
+ *   upstream_hostkey = LIST        syntax (a,b  +a  -a  ^a), checked
+ *   upstream_ciphers = LIST        against the linked libssh2 when the
+ *   upstream_macs = LIST           file is read
+ *   kex, ciphers, macs = LIST      offered to the client; default all
+ *                                  implemented
+ *   moduli = FILE                  groups for diffie-hellman-group-exchange;
+ *                                  /etc/ssh/moduli when it exists
+ *   auth_methods = password,keyboard-interactive
+ *   max_auth_tries = 6
+ *   auth_failure_delay = 2         seconds before a failure is reported
+ *   exec_allow = PATTERN[,...]     commands allowed besides scp -t/-f
+ *   sftp = yes                     allow the sftp subsystem
+ *   window_size = 2M               channel window towards the client
+ *   session_memory_limit = 4M      bytes one session buffers in total
+ *   upstream_handshake_timeout = 60, upstream_auth_timeout = 60
+ *
+ * [global] also takes state_dir = /var/lib/kexbridge.
+ *
  * Durations take an optional s, m or h suffix. listen and upstream are
  * required; two routes may not listen on the same address.
  */
 #ifndef KEXBRIDGE_CONF_H
 #define KEXBRIDGE_CONF_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "kexbridge/log.h"
+#include "kexbridge/upstream.h"
 
 enum kb_route_mode {
 	KB_MODE_TAP,
@@ -43,6 +73,12 @@ enum kb_route_mode {
 #define KB_IDLE_TIMEOUT_DEFAULT		3600
 #define KB_BUFFER_LIMIT_DEFAULT		(256 * 1024)
 #define KB_MAX_SESSIONS_DEFAULT		256
+#define KB_STATE_DIR_DEFAULT		"/var/lib/kexbridge"
+#define KB_MODULI_DEFAULT		"/etc/ssh/moduli"
+#define KB_MAX_AUTH_TRIES_DEFAULT	6
+#define KB_AUTH_FAILURE_DELAY_DEFAULT	2
+#define KB_WINDOW_SIZE_DEFAULT		(2 * 1024 * 1024)
+#define KB_SESSION_MEMORY_DEFAULT	(4 * 1024 * 1024)
 
 struct kb_route {
 	char *name;
@@ -55,12 +91,38 @@ struct kb_route {
 	size_t buffer_limit;		/* bytes per direction */
 	unsigned int max_sessions;
 	unsigned int line;	/* line of the section header; 0 for options */
+
+	/* Bridge mode. Lists are NULL when not set. */
+	char **hostkeys;		/* private key files */
+	size_t hostkey_count;
+	char *known_hosts;		/* NULL until kb_conf_finish() */
+	bool known_hosts_default;	/* known_hosts was derived from state_dir */
+	enum kb_up_hostkey_policy hostkey_policy;
+	char *upstream_spec[KB_UP_ALG_COUNT];	/* as written */
+	unsigned int upstream_spec_line[KB_UP_ALG_COUNT];
+	struct kb_up_algs upstream_algs;	/* resolved by kb_conf_finish() */
+	char *kex;			/* offers to the client; NULL: all */
+	char *ciphers;
+	char *macs;
+	char *moduli;			/* NULL: no file, the built-in groups */
+	bool moduli_set;		/* moduli was configured, not the default */
+	bool auth_password;
+	bool auth_kbdint;
+	unsigned int max_auth_tries;
+	unsigned int auth_failure_delay;	/* seconds */
+	char **exec_allow;		/* extra patterns, NULL-terminated */
+	bool sftp;
+	uint32_t window_size;		/* bytes */
+	size_t session_memory_limit;	/* bytes */
+	unsigned int upstream_handshake_timeout;	/* seconds */
+	unsigned int upstream_auth_timeout;		/* seconds */
 };
 
 struct kb_conf {
 	enum kb_log_format log_format;
 	enum kb_log_target log_target;
 	enum kb_log_level log_level;
+	char *state_dir;		/* NULL: KB_STATE_DIR_DEFAULT */
 	struct kb_route *routes;
 	size_t route_count;
 };
@@ -78,7 +140,7 @@ int kb_conf_load_file(struct kb_conf *conf, const char *path, char *err, size_t 
 
 /*
  * Adds a route from command-line options with default limits; mode may be
- * NULL for tap. Call kb_conf_check() afterwards.
+ * NULL for tap. Call kb_conf_finish() afterwards.
  */
 int kb_conf_add_route(struct kb_conf *conf, const char *name, const char *listen,
     const char *upstream, const char *mode, char *err, size_t errlen);
@@ -89,6 +151,28 @@ int kb_conf_add_route(struct kb_conf *conf, const char *name, const char *listen
  * messages as "path:LINE: ".
  */
 int kb_conf_check(const struct kb_conf *conf, const char *path, char *err, size_t errlen);
+
+/*
+ * Sets one route key as the INI file would (hostkey appends), for
+ * command-line options. Writes what is wrong to err.
+ */
+int kb_conf_route_set(struct kb_conf *conf, struct kb_route *route, const char *key,
+    const char *value, char *err, size_t errlen);
+/* Sets one [global] key as the INI file would. */
+int kb_conf_global_set(struct kb_conf *conf, const char *key, const char *value,
+    char *err, size_t errlen);
+
+/*
+ * Completes the configuration after the last key: resolves each bridge
+ * route's upstream algorithm lists (kb_up_algs_resolve), fills in the
+ * known_hosts and moduli defaults, then runs kb_conf_check().
+ * kb_conf_load_file() calls it; command-line configurations call it once
+ * their options are set.
+ */
+int kb_conf_finish(struct kb_conf *conf, const char *path, char *err, size_t errlen);
+
+/* The state directory in effect. */
+const char *kb_conf_state_dir(const struct kb_conf *conf);
 
 /* Parses "tap", "bridge", "auto"; returns -1 for anything else. */
 int kb_conf_mode_from_str(const char *str);

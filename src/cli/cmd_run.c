@@ -20,11 +20,22 @@
 #include "kexbridge/net.h"
 #include "kexbridge/relay.h"
 
+/* Route keys set from the command line, in the order given. */
+#define RUN_ROUTE_OPTS_MAX	32
+
+struct run_route_opt {
+	const char *key;
+	const char *value;
+};
+
 struct run_options {
 	const char *file;
 	const char *listen;
 	const char *upstream;
 	const char *mode;
+	const char *state_dir;
+	struct run_route_opt route_opt[RUN_ROUTE_OPTS_MAX];
+	size_t route_opt_count;
 	const char *log_format;
 	const char *log_level;
 	bool syslog;
@@ -36,16 +47,31 @@ run_usage(FILE *out)
 {
 	fprintf(out, "%s",
 	    _("Usage: kexbridge run [-f FILE | --listen ADDR:PORT --upstream HOST:PORT]\n"
-	    "                     [--mode tap] [--log-format text|json] [--syslog]\n"
+	    "                     [--mode tap|bridge] [bridge options]\n"
+	    "                     [--log-format text|json] [--syslog]\n"
 	    "                     [--log-level LEVEL] [-t]\n"
 	    "\n"
-	    "Relays SSH connections and logs the algorithm negotiation of each one.\n"
+	    "Relays SSH connections and logs the algorithm negotiation of each one; in\n"
+	    "bridge mode, terminates SSH from the client and opens a new SSH session to\n"
+	    "the upstream with the algorithms it still speaks.\n"
 	    "\n"
 	    "  -f, --config FILE        read routes and log settings from the INI FILE\n"
 	    "      --listen ADDR:PORT   listen on this numeric address and TCP port\n"
 	    "                           (IPv6 as [ADDR]:PORT)\n"
 	    "      --upstream HOST:PORT relay to this host and TCP port (default port 22)\n"
-	    "      --mode MODE          route mode; only tap in this version\n"
+	    "      --mode MODE          route mode: tap (default) or bridge\n"
+	    "\n"
+	    "Bridge options (with --listen; in a file, the keys of the same name):\n"
+	    "      --hostkey FILE       server host key, OpenSSH or PEM; repeatable\n"
+	    "                           (default: keys created in the state directory)\n"
+	    "      --state-dir DIR      state directory (default /var/lib/kexbridge)\n"
+	    "      --known-hosts FILE   upstream host keys (default STATE_DIR/known_hosts)\n"
+	    "      --hostkey-policy P   strict, accept-new (default) or off\n"
+	    "      --upstream-kex LIST, --upstream-hostkey LIST,\n"
+	    "      --upstream-ciphers LIST, --upstream-macs LIST\n"
+	    "                           upstream algorithms in OpenSSH syntax: a,b sets,\n"
+	    "                           +a appends, -a removes, ^a puts first\n"
+	    "\n"
 	    "      --log-format FORMAT  text (default) or json, one object per line\n"
 	    "      --syslog             log to syslog (facility daemon) instead of stderr\n"
 	    "      --log-level LEVEL    error, warn, info (default) or debug\n"
@@ -58,6 +84,52 @@ run_usage(FILE *out)
 	    "max_sessions 256. Options override the file's [global] settings.\n"));
 }
 
+/* Records a bridge option as the route key it sets. */
+static int
+run_add_route_opt(struct run_options *opt, int c, const char *value)
+{
+	static const struct {
+		int c;
+		const char *key;
+	} keys[] = {
+		{ 'K', "hostkey" }, { 'k', "known_hosts" }, { 'P', "hostkey_policy" },
+		{ '1', "upstream_kex" }, { '2', "upstream_hostkey" },
+		{ '3', "upstream_ciphers" }, { '4', "upstream_macs" },
+	};
+	size_t i;
+
+	if (opt->route_opt_count >= RUN_ROUTE_OPTS_MAX) {
+		fprintf(stderr, _("kexbridge run: too many bridge options; at most %d\n"),
+		    RUN_ROUTE_OPTS_MAX);
+		return -1;
+	}
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		if (keys[i].c != c)
+			continue;
+		opt->route_opt[opt->route_opt_count].key = keys[i].key;
+		opt->route_opt[opt->route_opt_count].value = value;
+		opt->route_opt_count++;
+		return 0;
+	}
+	return -1;
+}
+
+/* Applies the bridge options to the command-line route. */
+static int
+run_apply_route_opts(const struct run_options *opt, struct kb_conf *conf, char *err,
+    size_t errlen)
+{
+	size_t i;
+	int r;
+
+	for (i = 0; i < opt->route_opt_count; i++) {
+		if ((r = kb_conf_route_set(conf, &conf->routes[0], opt->route_opt[i].key,
+		    opt->route_opt[i].value, err, errlen)) != 0)
+			return r;
+	}
+	return 0;
+}
+
 /* Returns 0 to run, 1 for --help, or -1 on a usage error (already printed). */
 static int
 run_parse_args(int argc, char **argv, struct run_options *opt)
@@ -67,6 +139,14 @@ run_parse_args(int argc, char **argv, struct run_options *opt)
 		{ "listen", required_argument, NULL, 'l' },
 		{ "upstream", required_argument, NULL, 'u' },
 		{ "mode", required_argument, NULL, 'm' },
+		{ "hostkey", required_argument, NULL, 'K' },
+		{ "state-dir", required_argument, NULL, 'S' },
+		{ "known-hosts", required_argument, NULL, 'k' },
+		{ "hostkey-policy", required_argument, NULL, 'P' },
+		{ "upstream-kex", required_argument, NULL, '1' },
+		{ "upstream-hostkey", required_argument, NULL, '2' },
+		{ "upstream-ciphers", required_argument, NULL, '3' },
+		{ "upstream-macs", required_argument, NULL, '4' },
 		{ "log-format", required_argument, NULL, 'F' },
 		{ "log-level", required_argument, NULL, 'L' },
 		{ "syslog", no_argument, NULL, 's' },
@@ -82,6 +162,17 @@ run_parse_args(int argc, char **argv, struct run_options *opt)
 		case 'l': opt->listen = optarg; break;
 		case 'u': opt->upstream = optarg; break;
 		case 'm': opt->mode = optarg; break;
+		case 'S': opt->state_dir = optarg; break;
+		case 'K':
+		case 'k':
+		case 'P':
+		case '1':
+		case '2':
+		case '3':
+		case '4':
+			if (run_add_route_opt(opt, c, optarg) != 0)
+				return -1;
+			break;
 		case 'F': opt->log_format = optarg; break;
 		case 'L': opt->log_level = optarg; break;
 		case 's': opt->syslog = true; break;
@@ -105,20 +196,32 @@ run_build_conf(const struct run_options *opt, struct kb_conf *conf, char *err, s
 {
 	int level, r;
 
-	if (opt->file != NULL && (opt->listen != NULL || opt->upstream != NULL || opt->mode != NULL)) {
-		snprintf(err, errlen, "%s", _("use either -f FILE or --listen/--upstream/--mode, not both"));
+	if (opt->file != NULL && (opt->listen != NULL || opt->upstream != NULL ||
+	    opt->mode != NULL || opt->route_opt_count > 0)) {
+		snprintf(err, errlen, "%s", _("use either -f FILE or --listen/--upstream/--mode "
+		    "and the bridge options, not both"));
 		return KB_ERR_CONFIG_INVALID;
 	}
+	/* The state directory is a global setting; it is known before keys are created. */
 	if (opt->file != NULL) {
 		if ((r = kb_conf_load_file(conf, opt->file, err, errlen)) != 0)
+			return r;
+		if (opt->state_dir != NULL &&
+		    (r = kb_conf_global_set(conf, "state_dir", opt->state_dir, err, errlen)) != 0)
+			return r;
+		if (opt->state_dir != NULL && (r = kb_conf_finish(conf, opt->file, err, errlen)) != 0)
 			return r;
 	} else if (opt->listen == NULL || opt->upstream == NULL) {
 		snprintf(err, errlen, "%s",
 		    _("no route given; use -f FILE, or both --listen ADDR:PORT and --upstream HOST:PORT"));
 		return KB_ERR_CONFIG_INVALID;
 	} else {
-		if ((r = kb_conf_add_route(conf, "cli", opt->listen, opt->upstream, opt->mode,
-		    err, errlen)) != 0 || (r = kb_conf_check(conf, NULL, err, errlen)) != 0)
+		if ((opt->state_dir != NULL && (r = kb_conf_global_set(conf, "state_dir",
+		    opt->state_dir, err, errlen)) != 0) ||
+		    (r = kb_conf_add_route(conf, "cli", opt->listen, opt->upstream, opt->mode,
+		    err, errlen)) != 0 ||
+		    (r = run_apply_route_opts(opt, conf, err, errlen)) != 0 ||
+		    (r = kb_conf_finish(conf, NULL, err, errlen)) != 0)
 			return r;
 	}
 

@@ -1,2 +1,458 @@
-/* placeholder: replaced by its implementation */
+/*
+ * Bridge user authentication: the client's password or keyboard-interactive
+ * responses are tried at the upstream (RFC 4252 section 8, RFC 4256), and its
+ * verdict goes back to the client. The upstream session is opened on the
+ * first authentication request, because only then is the user known.
+ * Only user names and outcomes are logged, never secrets.
+ *
+ * Also here: the exec policy. A command is allowed when it is scp as
+ * OpenSSH's scp starts it remotely, or when it matches an exec_allow
+ * pattern of the route.
+ */
 #include "config.h"
+
+#include <fnmatch.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include <event2/event.h>
+
+#include "kexbridge/conf.h"
+#include "kexbridge/err.h"
+#include "kexbridge/i18n.h"
+#include "kexbridge/log.h"
+#include "kexbridge/packet.h"
+#include "bridge.h"
+
+/* Maximum scp command line checked token by token. */
+#define SCP_COMMAND_MAX		4096
+#define SCP_TOKENS_MAX		16
+
+/* ------------------------------------------------------------------ */
+/* Exec policy                                                         */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Splits command at spaces, keeping a single-quoted token whole (scp.c
+ * quotes paths with spaces that way). Writes NUL-terminated tokens into buf.
+ * Returns the token count, or -1 for unbalanced quotes or too many tokens.
+ */
+static int
+scp_tokenize(const char *command, char *buf, size_t buflen, char **tokens, int max)
+{
+	const char *p = command;
+	char *out = buf;
+	int n = 0;
+
+	if (strlen(command) >= buflen)
+		return -1;
+	while (*p != '\0') {
+		if (*p == ' ') {
+			p++;
+			continue;
+		}
+		if (n == max)
+			return -1;
+		tokens[n++] = out;
+		if (*p == '\'') {
+			const char *end = strchr(p + 1, '\'');
+
+			if (end == NULL || (end[1] != '\0' && end[1] != ' '))
+				return -1;
+			/* Kept with its quotes: the path is checked as written. */
+			memcpy(out, p, (size_t)(end - p + 1));
+			out += end - p + 1;
+			p = end + 1;
+		} else {
+			while (*p != '\0' && *p != ' ')
+				*out++ = *p++;
+		}
+		*out++ = '\0';
+	}
+	return n;
+}
+
+/* "-t", "-vpt", "-r -d": flags scp.c passes to the remote scp. */
+static bool
+scp_flags_valid(const char *token, int *direction, bool *download)
+{
+	const char *c;
+
+	if (token[0] != '-' || token[1] == '\0')
+		return false;
+	for (c = token + 1; *c != '\0'; c++) {
+		if (*c == 't' || *c == 'f') {
+			(*direction)++;
+			*download = *c == 'f';
+		}
+		else if (strchr("vrpdqT", *c) == NULL)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * A path the remote shell takes literally: a quoted string without quotes
+ * inside, or a word of characters no shell treats specially.
+ */
+static bool
+scp_path_valid(const char *path)
+{
+	static const char safe[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789._/~:@+,%=-";
+	size_t len = strlen(path), i;
+
+	if (len == 0 || path[0] == '-')
+		return false;
+	if (path[0] == '\'') {
+		if (len < 3 || path[len - 1] != '\'')
+			return false;
+		for (i = 1; i < len - 1; i++) {
+			if (path[i] == '\'' || (unsigned char)path[i] < 0x20 || path[i] == 0x7f)
+				return false;
+		}
+		return true;
+	}
+	return strspn(path, safe) == len;
+}
+
+bool
+bridge_exec_is_scp(const char *command, bool *download)
+{
+	char buf[SCP_COMMAND_MAX], *tokens[SCP_TOKENS_MAX];
+	int n, i, direction = 0;
+
+	n = scp_tokenize(command, buf, sizeof(buf), tokens, SCP_TOKENS_MAX);
+	if (n < 3 || strcmp(tokens[0], "scp") != 0)
+		return false;
+	for (i = 1; i < n - 1; i++) {
+		if (strcmp(tokens[i], "--") == 0) {
+			i++;
+			break;
+		}
+		if (!scp_flags_valid(tokens[i], &direction, download))
+			return false;
+	}
+	/* Exactly one of -t (sink) and -f (source), then exactly one path. */
+	return direction == 1 && i == n - 1 && scp_path_valid(tokens[n - 1]);
+}
+
+bool
+bridge_exec_allowed(const struct kb_bridge_route *br, const char *command, bool *is_scp,
+    bool *download)
+{
+	char *const *pattern = br->route->exec_allow;
+
+	*download = false;
+	*is_scp = bridge_exec_is_scp(command, download);
+	if (*is_scp)
+		return true;
+	for (; pattern != NULL && *pattern != NULL; pattern++) {
+		if (fnmatch(*pattern, command, 0) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* ------------------------------------------------------------------ */
+/* The upstream session                                                */
+/* ------------------------------------------------------------------ */
+
+static void
+bridge_up_cb(struct kb_upstream *up, enum kb_up_event ev,
+    const struct kb_up_event_info *info, void *arg)
+{
+	struct kb_bridge *s = arg;
+
+	if (s->closing)
+		return;
+	bridge_touch(s);
+	switch (ev) {
+	case KB_UP_EV_CONNECTED:
+	case KB_UP_EV_AUTH_OK:
+	case KB_UP_EV_AUTH_FAILED:
+	case KB_UP_EV_KBDINT_PROMPTS:
+		bridge_auth_upstream_event(s, ev, info);
+		break;
+	case KB_UP_EV_FAILED:
+		if (s->auth != BRIDGE_AUTH_DONE)
+			bridge_auth_upstream_event(s, ev, info);
+		else
+			bridge_pump_upstream_event(s, ev, info);
+		break;
+	default:
+		bridge_pump_upstream_event(s, ev, info);
+		break;
+	}
+	if (!s->closing)
+		bridge_process(s);
+}
+
+static int
+auth_start_upstream(struct kb_bridge *s)
+{
+	const struct kb_route *route = s->ctx->route;
+	struct kb_up_params params;
+	char text[512];
+	int r;
+
+	memset(&params, 0, sizeof(params));
+	params.session_id = s->id;
+	params.addr = (const struct sockaddr *)&s->ctx->upstream_addr.ss;
+	params.addrlen = s->ctx->upstream_addr.len;
+	params.host = s->br->upstream_host;
+	params.port = s->br->upstream_port;
+	params.algs = &route->upstream_algs;
+	params.known_hosts = route->known_hosts;
+	params.hostkey_policy = route->hostkey_policy;
+	params.connect_timeout = route->connect_timeout;
+	params.handshake_timeout = route->upstream_handshake_timeout;
+	params.auth_timeout = route->upstream_auth_timeout;
+	params.window_size = s->br->upstream_window;
+	params.cb = bridge_up_cb;
+	params.cb_arg = s;
+	if ((r = kb_up_new(s->ctx->base, &params, &s->up)) != 0 ||
+	    (r = kb_up_connect(s->up)) != 0) {
+		kb_log(KB_LOG_ERROR, s->id, "cannot start the upstream session to %s: %s",
+		    s->ctx->upstream_str, kb_err_str(r));
+		snprintf(text, sizeof(text), "kexbridge: cannot start a session to upstream %s",
+		    s->ctx->upstream_str);
+		bridge_close(s, "kexbridge", SSH_DISCONNECT_BY_APPLICATION, text,
+		    "upstream_failed");
+		return 0;
+	}
+	kb_log(KB_LOG_DEBUG, s->id, "connecting to upstream %s", s->ctx->upstream_str);
+	return 0;
+}
+
+static void
+auth_wipe_password(struct kb_bridge *s)
+{
+	if (s->password == NULL)
+		return;
+	OPENSSL_cleanse(s->password, s->password_len);
+	free(s->password);
+	s->password = NULL;
+	s->password_len = 0;
+}
+
+static int
+auth_send_password(struct kb_bridge *s)
+{
+	int r;
+
+	r = kb_up_auth_password(s->up, s->user, s->password, s->password_len);
+	auth_wipe_password(s);
+	return r;
+}
+
+static int
+auth_set_user(struct kb_bridge *s, const char *user)
+{
+	if (s->user != NULL && strcmp(s->user, user) == 0)
+		return 0;
+	free(s->user);
+	if ((s->user = strdup(user)) == NULL)
+		return KB_ERR_ALLOC_FAIL;
+	return 0;
+}
+
+static int
+auth_recv_password(struct kb_bridge *s, const struct kb_conn_event *ev)
+{
+	int r;
+
+	if ((r = auth_set_user(s, ev->user)) != 0)
+		return r;
+	auth_wipe_password(s);
+	s->password_len = strlen(ev->secret);
+	if ((s->password = malloc(s->password_len + 1)) == NULL)
+		return KB_ERR_ALLOC_FAIL;
+	memcpy(s->password, ev->secret, s->password_len + 1);
+	s->auth = BRIDGE_AUTH_PASSWORD;
+	if (s->up == NULL)
+		return auth_start_upstream(s);
+	if (s->up_connected)
+		return auth_send_password(s);
+	return 0;
+}
+
+static int
+auth_recv_kbdint(struct kb_bridge *s, const struct kb_conn_event *ev)
+{
+	int r;
+
+	if ((r = auth_set_user(s, ev->user)) != 0)
+		return r;
+	s->auth = BRIDGE_AUTH_KBDINT;
+	if (s->up == NULL)
+		return auth_start_upstream(s);
+	if (s->up_connected)
+		return kb_up_auth_kbdint(s->up, s->user);
+	return 0;
+}
+
+static int
+auth_recv_kbdint_response(struct kb_bridge *s, const struct kb_conn_event *ev)
+{
+	size_t lens[KB_UP_KBDINT_MAX_PROMPTS], i;
+
+	if (ev->response_count > KB_UP_KBDINT_MAX_PROMPTS)
+		return KB_ERR_INVALID_ARGUMENT;
+	for (i = 0; i < ev->response_count; i++)
+		lens[i] = strlen(ev->responses[i]);
+	s->auth = BRIDGE_AUTH_KBDINT_ANSWER;
+	return kb_up_auth_kbdint_answer(s->up, (const char *const *)ev->responses, lens,
+	    ev->response_count);
+}
+
+int
+bridge_auth_event(struct kb_bridge *s, const struct kb_conn_event *ev)
+{
+	switch (ev->type) {
+	case KB_CONN_EV_AUTH_PASSWORD:
+		return auth_recv_password(s, ev);
+	case KB_CONN_EV_AUTH_KBDINT:
+		return auth_recv_kbdint(s, ev);
+	case KB_CONN_EV_AUTH_KBDINT_RESPONSE:
+		return auth_recv_kbdint_response(s, ev);
+	default:
+		return KB_ERR_INTERNAL;
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Upstream verdicts                                                   */
+/* ------------------------------------------------------------------ */
+
+static void
+auth_log_user(struct kb_bridge *s, bool ok)
+{
+	char user[256];
+
+	kb_log_escape(user, sizeof(user), s->user != NULL ? s->user : "",
+	    s->user != NULL ? strlen(s->user) : 0);
+	if (ok)
+		kb_log(KB_LOG_INFO, s->id, "user %s authenticated at upstream %s", user,
+		    s->ctx->upstream_str);
+	else
+		kb_log(KB_LOG_INFO, s->id, "authentication of user %s failed at upstream %s",
+		    user, s->ctx->upstream_str);
+}
+
+static void
+auth_on_connected(struct kb_bridge *s)
+{
+	const char *fp = kb_up_hostkey_fingerprint(s->up);
+	int r = 0;
+
+	s->up_connected = true;
+	kb_log(KB_LOG_DEBUG, s->id, "upstream %s connected, host key %s",
+	    s->ctx->upstream_str, fp != NULL ? fp : "?");
+	if (s->auth == BRIDGE_AUTH_PASSWORD)
+		r = auth_send_password(s);
+	else if (s->auth == BRIDGE_AUTH_KBDINT)
+		r = kb_up_auth_kbdint(s->up, s->user);
+	if (r != 0) {
+		kb_log(KB_LOG_ERROR, s->id, "cannot start authentication upstream: %s",
+		    kb_err_str(r));
+		bridge_close(s, "kexbridge", SSH_DISCONNECT_BY_APPLICATION,
+		    "kexbridge: internal error", "error");
+	}
+}
+
+static void
+auth_on_failed(struct kb_bridge *s, const struct kb_up_event_info *info)
+{
+	char text[512];
+	const char *why = info->message != NULL ? info->message : kb_err_str(info->err);
+
+	kb_log(KB_LOG_INFO, s->id, "upstream %s failed before login: %s%s%s",
+	    s->ctx->upstream_str, why, info->detail != NULL ? "; libssh2: " : "",
+	    info->detail != NULL ? info->detail : "");
+	snprintf(text, sizeof(text), "kexbridge: upstream %s: %s", s->ctx->upstream_str, why);
+	s->up_failed = true;
+	bridge_close(s, "server", SSH_DISCONNECT_BY_APPLICATION, text, "upstream_failed");
+}
+
+static void
+auth_on_failure(struct kb_bridge *s)
+{
+	struct timeval delay = { (time_t)s->ctx->route->auth_failure_delay, 0 };
+
+	/*
+	 * The delay slows down password guessing through the bridge, as sshd
+	 * does. A keyboard-interactive attempt the upstream ended before any
+	 * prompt (the method is not enabled there) tested no secret, so the
+	 * client may go on to the next method at once.
+	 */
+	if (s->auth == BRIDGE_AUTH_KBDINT)
+		delay.tv_sec = 0;
+	auth_wipe_password(s);
+	auth_log_user(s, false);
+	s->auth_failures++;
+	s->auth = BRIDGE_AUTH_DELAY;
+	evtimer_add(s->auth_timer, &delay);
+}
+
+void
+bridge_auth_upstream_event(struct kb_bridge *s, enum kb_up_event ev,
+    const struct kb_up_event_info *info)
+{
+	const struct kb_up_kbdint *k = info->kbdint;
+	int r = 0;
+
+	switch (ev) {
+	case KB_UP_EV_CONNECTED:
+		auth_on_connected(s);
+		return;
+	case KB_UP_EV_FAILED:
+		auth_on_failed(s, info);
+		return;
+	case KB_UP_EV_AUTH_OK:
+		s->auth = BRIDGE_AUTH_DONE;
+		auth_wipe_password(s);
+		auth_log_user(s, true);
+		event_del(s->handshake_timer);
+		r = kb_conn_auth_success(s->conn);
+		break;
+	case KB_UP_EV_AUTH_FAILED:
+		auth_on_failure(s);
+		return;
+	case KB_UP_EV_KBDINT_PROMPTS:
+		r = kb_conn_auth_kbdint_prompts(s->conn, k->name, k->instruction,
+		    k->prompt, k->echo, k->count);
+		break;
+	default:
+		return;
+	}
+	if (r != 0 && !s->closing) {
+		kb_log(KB_LOG_ERROR, s->id, "cannot answer the client's login: %s",
+		    kb_err_str(r));
+		bridge_close(s, "kexbridge", SSH_DISCONNECT_BY_APPLICATION,
+		    "kexbridge: internal error", "error");
+	}
+}
+
+void
+bridge_auth_delay_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct kb_bridge *s = arg;
+	int r;
+
+	if (s->closing)
+		return;
+	s->auth = BRIDGE_AUTH_IDLE;
+	r = kb_conn_auth_failure(s->conn);
+	bridge_flush(s);
+	if (r != 0 || kb_transport_state(s->transport) == KB_TRANSPORT_CLOSED) {
+		kb_log(KB_LOG_INFO, s->id, "too many authentication failures (%u); closing",
+		    s->auth_failures);
+		bridge_close(s, "kexbridge", 0, NULL, "auth_failed");
+		return;
+	}
+	bridge_process(s);
+}

@@ -15,21 +15,38 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 
+#include "kexbridge/cipher.h"
 #include "kexbridge/conf.h"
 #include "kexbridge/err.h"
 #include "kexbridge/i18n.h"
+#include "kexbridge/kex.h"
 #include "kexbridge/net.h"
+#include "kexbridge/upstream.h"
 
 #define CONF_MAX_ROUTES		1024
 #define CONF_TIMEOUT_MAX	(7 * 24 * 3600)
 #define CONF_BUFFER_MIN		4096
 #define CONF_BUFFER_MAX		(64 * 1024 * 1024)
 #define CONF_SESSIONS_MAX	65535
+#define CONF_HOSTKEYS_MAX	8
+#define CONF_EXEC_ALLOW_MAX	16
+#define CONF_AUTH_TRIES_MAX	100
+#define CONF_AUTH_DELAY_MAX	60
+#define CONF_WINDOW_MIN		(32 * 1024)
+#define CONF_WINDOW_MAX		(16 * 1024 * 1024)
+#define CONF_MEMORY_MIN		(256 * 1024)
+#define CONF_MEMORY_MAX		(1024 * 1024 * 1024)
 
 #define ROUTE_KEYS "listen, upstream, mode, connect_timeout, handshake_timeout, " \
-	"idle_timeout, buffer_limit, max_sessions"
-#define GLOBAL_KEYS "log_format, log_target, log_level"
+	"idle_timeout, buffer_limit, max_sessions, hostkey, known_hosts, hostkey_policy, " \
+	"upstream_kex, upstream_hostkey, upstream_ciphers, upstream_macs, kex, ciphers, " \
+	"macs, moduli, auth_methods, max_auth_tries, auth_failure_delay, exec_allow, " \
+	"sftp, window_size, session_memory_limit, upstream_handshake_timeout, " \
+	"upstream_auth_timeout"
+#define GLOBAL_KEYS "log_format, log_target, log_level, state_dir"
 
 struct conf_parser {
 	struct kb_conf *conf;
@@ -58,7 +75,10 @@ conf_fail(struct conf_parser *p, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	snprintf(p->err, p->errlen, "%s:%u: %s", p->path, p->line, msg);
+	if (p->path == NULL)
+		snprintf(p->err, p->errlen, "%s", msg);
+	else
+		snprintf(p->err, p->errlen, "%s:%u: %s", p->path, p->line, msg);
 }
 
 static void
@@ -70,6 +90,16 @@ route_set_defaults(struct kb_route *route)
 	route->idle_timeout = KB_IDLE_TIMEOUT_DEFAULT;
 	route->buffer_limit = KB_BUFFER_LIMIT_DEFAULT;
 	route->max_sessions = KB_MAX_SESSIONS_DEFAULT;
+	route->hostkey_policy = KB_UP_HOSTKEY_ACCEPT_NEW;
+	route->auth_password = true;
+	route->auth_kbdint = true;
+	route->max_auth_tries = KB_MAX_AUTH_TRIES_DEFAULT;
+	route->auth_failure_delay = KB_AUTH_FAILURE_DELAY_DEFAULT;
+	route->sftp = true;
+	route->window_size = KB_WINDOW_SIZE_DEFAULT;
+	route->session_memory_limit = KB_SESSION_MEMORY_DEFAULT;
+	route->upstream_handshake_timeout = KB_UP_HANDSHAKE_TIMEOUT_DEFAULT;
+	route->upstream_auth_timeout = KB_UP_AUTH_TIMEOUT_DEFAULT;
 }
 
 static struct kb_route *
@@ -260,13 +290,13 @@ conf_set_mode(struct conf_parser *p, const char *value)
 	int mode = kb_conf_mode_from_str(value);
 
 	if (mode < 0) {
-		conf_fail(p, _("invalid mode '%s' in [route %s]; expected tap"), value,
+		conf_fail(p, _("invalid mode '%s' in [route %s]; expected tap or bridge"), value,
 		    p->route->name);
 		return;
 	}
-	if (mode != KB_MODE_TAP) {
+	if (mode == KB_MODE_AUTO) {
 		conf_fail(p, _("mode '%s' in [route %s] is not available in this version; "
-		    "only 'tap' is"), value, p->route->name);
+		    "use tap or bridge"), value, p->route->name);
 		return;
 	}
 	p->route->mode = (enum kb_route_mode)mode;
@@ -283,37 +313,276 @@ conf_set_string(struct conf_parser *p, char **dst, const char *value)
 	return true;
 }
 
-static const char *const route_keys[] = {
-	"listen", "upstream", "mode", "connect_timeout", "handshake_timeout",
-	"idle_timeout", "buffer_limit", "max_sessions", NULL,
+enum conf_route_key {
+	KEY_LISTEN,
+	KEY_UPSTREAM,
+	KEY_MODE,
+	KEY_CONNECT_TIMEOUT,
+	KEY_HANDSHAKE_TIMEOUT,
+	KEY_IDLE_TIMEOUT,
+	KEY_BUFFER_LIMIT,
+	KEY_MAX_SESSIONS,
+	KEY_HOSTKEY,
+	KEY_KNOWN_HOSTS,
+	KEY_HOSTKEY_POLICY,
+	KEY_UPSTREAM_KEX,	/* the four upstream lists in enum kb_up_alg_category order */
+	KEY_UPSTREAM_HOSTKEY,
+	KEY_UPSTREAM_CIPHERS,
+	KEY_UPSTREAM_MACS,
+	KEY_KEX,
+	KEY_CIPHERS,
+	KEY_MACS,
+	KEY_MODULI,
+	KEY_AUTH_METHODS,
+	KEY_MAX_AUTH_TRIES,
+	KEY_AUTH_FAILURE_DELAY,
+	KEY_EXEC_ALLOW,
+	KEY_SFTP,
+	KEY_WINDOW_SIZE,
+	KEY_SESSION_MEMORY_LIMIT,
+	KEY_UPSTREAM_HANDSHAKE_TIMEOUT,
+	KEY_UPSTREAM_AUTH_TIMEOUT,
 };
 
+static const char *const route_keys[] = {
+	"listen", "upstream", "mode", "connect_timeout", "handshake_timeout",
+	"idle_timeout", "buffer_limit", "max_sessions", "hostkey", "known_hosts",
+	"hostkey_policy", "upstream_kex", "upstream_hostkey", "upstream_ciphers",
+	"upstream_macs", "kex", "ciphers", "macs", "moduli", "auth_methods",
+	"max_auth_tries", "auth_failure_delay", "exec_allow", "sftp", "window_size",
+	"session_memory_limit", "upstream_handshake_timeout", "upstream_auth_timeout",
+	NULL,
+};
+
+/* Appends a copy of str to a NULL-terminated list of at most max entries. */
+static bool
+conf_list_append(struct conf_parser *p, char ***list, size_t *count, size_t max,
+    const char *key, const char *str, size_t len)
+{
+	char **grown;
+
+	if (*count >= max) {
+		conf_fail(p, _("too many entries in %s in [route %s]; at most %zu"), key,
+		    p->route->name, max);
+		return false;
+	}
+	if ((grown = realloc(*list, (*count + 2) * sizeof(**list))) == NULL ||
+	    (grown[*count] = strndup(str, len)) == NULL) {
+		if (grown != NULL)
+			*list = grown;
+		conf_fail(p, _("out of memory"));
+		return false;
+	}
+	*list = grown;
+	(*count)++;
+	grown[*count] = NULL;
+	return true;
+}
+
+/*
+ * Calls fn for each comma-separated item of value, spaces around items
+ * removed. Fails on an empty item.
+ */
+static bool
+conf_foreach_item(struct conf_parser *p, const char *key, const char *value,
+    bool (*fn)(struct conf_parser *, const char *, const char *, size_t))
+{
+	const char *item = value, *end;
+	size_t len;
+
+	for (;;) {
+		while (*item == ' ')
+			item++;
+		end = strchr(item, ',');
+		len = end != NULL ? (size_t)(end - item) : strlen(item);
+		while (len > 0 && item[len - 1] == ' ')
+			len--;
+		if (len == 0) {
+			conf_fail(p, _("empty entry in %s '%s' in [route %s]"), key, value,
+			    p->route->name);
+			return false;
+		}
+		if (!fn(p, key, item, len))
+			return false;
+		if (end == NULL)
+			return true;
+		item = end + 1;
+	}
+}
+
+static bool
+conf_add_hostkey(struct conf_parser *p, const char *key, const char *item, size_t len)
+{
+	struct kb_route *r = p->route;
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%.*s", (int)len, item);
+	if (access(path, R_OK) != 0) {
+		conf_fail(p, _("cannot read host key %s in [route %s]: %s"), path, r->name,
+		    strerror(errno));
+		return false;
+	}
+	return conf_list_append(p, &r->hostkeys, &r->hostkey_count, CONF_HOSTKEYS_MAX, key,
+	    item, len);
+}
+
+static bool
+conf_add_exec_pattern(struct conf_parser *p, const char *key, const char *item, size_t len)
+{
+	size_t count = 0;
+
+	while (p->route->exec_allow != NULL && p->route->exec_allow[count] != NULL)
+		count++;
+	return conf_list_append(p, &p->route->exec_allow, &count, CONF_EXEC_ALLOW_MAX, key,
+	    item, len);
+}
+
+/* Checks a name of a client-facing list against what kexbridge implements. */
+static bool
+conf_check_offer_item(struct conf_parser *p, const char *key, const char *item, size_t len)
+{
+	char name[128];
+	bool known;
+	const char *all;
+
+	snprintf(name, sizeof(name), "%.*s", (int)len, item);
+	if (strcmp(key, "kex") == 0) {
+		known = kb_kex_lookup(name) != NULL;
+		all = kb_kex_names();
+	} else if (strcmp(key, "ciphers") == 0) {
+		known = kb_cipher_lookup(name) != NULL;
+		all = kb_cipher_names();
+	} else {
+		known = kb_mac_lookup(name) != NULL;
+		all = kb_mac_names();
+	}
+	if (!known || strcmp(name, "none") == 0) {
+		conf_fail(p, _("%s '%s' in [route %s] is not implemented; choose from %s"), key,
+		    name, p->route->name, all);
+		return false;
+	}
+	return true;
+}
+
 static void
-conf_route_key(struct conf_parser *p, int key, const char *value)
+conf_set_offer(struct conf_parser *p, const char *key, const char *value, char **dst)
+{
+	if (conf_foreach_item(p, key, value, conf_check_offer_item))
+		conf_set_string(p, dst, value);
+}
+
+static bool
+conf_add_auth_method(struct conf_parser *p, const char *key, const char *item, size_t len)
+{
+	if (len == 8 && strncmp(item, "password", len) == 0)
+		p->route->auth_password = true;
+	else if (len == 20 && strncmp(item, "keyboard-interactive", len) == 0)
+		p->route->auth_kbdint = true;
+	else {
+		conf_fail(p, _("invalid %s entry '%.*s' in [route %s]; expected password or "
+		    "keyboard-interactive"), key, (int)len, item, p->route->name);
+		return false;
+	}
+	return true;
+}
+
+static void
+conf_set_auth_methods(struct conf_parser *p, const char *value)
+{
+	p->route->auth_password = false;
+	p->route->auth_kbdint = false;
+	conf_foreach_item(p, "auth_methods", value, conf_add_auth_method);
+}
+
+static void
+conf_set_bool(struct conf_parser *p, const char *key, const char *value, bool *out)
+{
+	if (strcasecmp(value, "yes") == 0 || strcasecmp(value, "true") == 0 ||
+	    strcmp(value, "1") == 0)
+		*out = true;
+	else if (strcasecmp(value, "no") == 0 || strcasecmp(value, "false") == 0 ||
+	    strcmp(value, "0") == 0)
+		*out = false;
+	else
+		conf_fail(p, _("invalid %s '%s' in [route %s]; expected yes or no"), key, value,
+		    p->route->name);
+}
+
+static void
+conf_set_size(struct conf_parser *p, const char *key, const char *value,
+    unsigned long long min, unsigned long long max, unsigned long long *out)
+{
+	if (!conf_parse_number(value, size_units, min, max, out))
+		conf_fail(p, _("invalid %s '%s' in [route %s]; expected bytes from %llu to %llu, "
+		    "optionally with a K or M suffix"), key, value, p->route->name, min, max);
+}
+
+static void
+conf_set_count(struct conf_parser *p, const char *key, const char *value,
+    unsigned int min, unsigned int max, unsigned int *out)
+{
+	unsigned long long val;
+
+	if (!conf_parse_number(value, NULL, min, max, &val)) {
+		conf_fail(p, _("invalid %s '%s' in [route %s]; expected a number from %u to %u"),
+		    key, value, p->route->name, min, max);
+		return;
+	}
+	*out = (unsigned int)val;
+}
+
+static void
+conf_set_hostkey_policy(struct conf_parser *p, const char *value)
+{
+	int policy = kb_up_hostkey_policy_from_str(value);
+
+	if (policy < 0) {
+		conf_fail(p, _("invalid hostkey_policy '%s' in [route %s]; expected strict, "
+		    "accept-new or off"), value, p->route->name);
+		return;
+	}
+	p->route->hostkey_policy = (enum kb_up_hostkey_policy)policy;
+}
+
+static void
+conf_set_moduli(struct conf_parser *p, const char *value)
+{
+	if (access(value, R_OK) != 0) {
+		conf_fail(p, _("cannot read moduli file %s in [route %s]: %s"), value,
+		    p->route->name, strerror(errno));
+		return;
+	}
+	if (conf_set_string(p, &p->route->moduli, value))
+		p->route->moduli_set = true;
+}
+
+/* Keys of the tap relay and of every route. */
+static void
+conf_route_key_common(struct conf_parser *p, enum conf_route_key key, const char *value)
 {
 	struct kb_route *r = p->route;
 	unsigned long long val;
 
 	switch (key) {
-	case 0:
+	case KEY_LISTEN:
 		conf_set_string(p, &r->listen, value);
 		break;
-	case 1:
+	case KEY_UPSTREAM:
 		conf_set_string(p, &r->upstream, value);
 		break;
-	case 2:
+	case KEY_MODE:
 		conf_set_mode(p, value);
 		break;
-	case 3:
+	case KEY_CONNECT_TIMEOUT:
 		conf_set_timeout(p, "connect_timeout", value, 1, &r->connect_timeout);
 		break;
-	case 4:
+	case KEY_HANDSHAKE_TIMEOUT:
 		conf_set_timeout(p, "handshake_timeout", value, 1, &r->handshake_timeout);
 		break;
-	case 5:
+	case KEY_IDLE_TIMEOUT:
 		conf_set_timeout(p, "idle_timeout", value, 0, &r->idle_timeout);
 		break;
-	case 6:
+	case KEY_BUFFER_LIMIT:
 		if (!conf_parse_number(value, size_units, CONF_BUFFER_MIN, CONF_BUFFER_MAX, &val)) {
 			conf_fail(p, _("invalid buffer_limit '%s' in [route %s]; expected bytes "
 			    "from %d to %d, optionally with a K or M suffix"), value, r->name,
@@ -322,15 +591,108 @@ conf_route_key(struct conf_parser *p, int key, const char *value)
 		}
 		r->buffer_limit = (size_t)val;
 		break;
-	case 7:
-		if (!conf_parse_number(value, NULL, 1, CONF_SESSIONS_MAX, &val)) {
-			conf_fail(p, _("invalid max_sessions '%s' in [route %s]; expected a number "
-			    "from 1 to %d"), value, r->name, CONF_SESSIONS_MAX);
-			break;
-		}
-		r->max_sessions = (unsigned int)val;
+	case KEY_MAX_SESSIONS:
+		conf_set_count(p, "max_sessions", value, 1, CONF_SESSIONS_MAX, &r->max_sessions);
+		break;
+	default:
 		break;
 	}
+}
+
+/* Keys of bridge mode. */
+static void
+conf_route_key_bridge(struct conf_parser *p, enum conf_route_key key, const char *value)
+{
+	struct kb_route *r = p->route;
+	unsigned long long val;
+	int cat;
+
+	switch (key) {
+	case KEY_HOSTKEY:
+		conf_foreach_item(p, "hostkey", value, conf_add_hostkey);
+		break;
+	case KEY_KNOWN_HOSTS:
+		conf_set_string(p, &r->known_hosts, value);
+		break;
+	case KEY_HOSTKEY_POLICY:
+		conf_set_hostkey_policy(p, value);
+		break;
+	case KEY_UPSTREAM_KEX:
+	case KEY_UPSTREAM_HOSTKEY:
+	case KEY_UPSTREAM_CIPHERS:
+	case KEY_UPSTREAM_MACS:
+		cat = KB_UP_ALG_KEX + (int)(key - KEY_UPSTREAM_KEX);
+		if (conf_set_string(p, &r->upstream_spec[cat], value))
+			r->upstream_spec_line[cat] = p->line;
+		break;
+	case KEY_KEX:
+		conf_set_offer(p, "kex", value, &r->kex);
+		break;
+	case KEY_CIPHERS:
+		conf_set_offer(p, "ciphers", value, &r->ciphers);
+		break;
+	case KEY_MACS:
+		conf_set_offer(p, "macs", value, &r->macs);
+		break;
+	case KEY_MODULI:
+		conf_set_moduli(p, value);
+		break;
+	case KEY_AUTH_METHODS:
+		conf_set_auth_methods(p, value);
+		break;
+	case KEY_MAX_AUTH_TRIES:
+		conf_set_count(p, "max_auth_tries", value, 1, CONF_AUTH_TRIES_MAX,
+		    &r->max_auth_tries);
+		break;
+	case KEY_AUTH_FAILURE_DELAY:
+		conf_set_timeout(p, "auth_failure_delay", value, 0, &r->auth_failure_delay);
+		if (!p->failed && r->auth_failure_delay > CONF_AUTH_DELAY_MAX)
+			conf_fail(p, _("auth_failure_delay '%s' in [route %s] is too long; "
+			    "at most %d s"), value, r->name, CONF_AUTH_DELAY_MAX);
+		break;
+	case KEY_EXEC_ALLOW:
+		conf_foreach_item(p, "exec_allow", value, conf_add_exec_pattern);
+		break;
+	case KEY_SFTP:
+		conf_set_bool(p, "sftp", value, &r->sftp);
+		break;
+	case KEY_WINDOW_SIZE:
+		val = r->window_size;
+		conf_set_size(p, "window_size", value, CONF_WINDOW_MIN, CONF_WINDOW_MAX, &val);
+		r->window_size = (uint32_t)val;
+		break;
+	case KEY_SESSION_MEMORY_LIMIT:
+		val = r->session_memory_limit;
+		conf_set_size(p, "session_memory_limit", value, CONF_MEMORY_MIN, CONF_MEMORY_MAX,
+		    &val);
+		r->session_memory_limit = (size_t)val;
+		break;
+	case KEY_UPSTREAM_HANDSHAKE_TIMEOUT:
+		conf_set_timeout(p, "upstream_handshake_timeout", value, 1,
+		    &r->upstream_handshake_timeout);
+		break;
+	case KEY_UPSTREAM_AUTH_TIMEOUT:
+		conf_set_timeout(p, "upstream_auth_timeout", value, 1, &r->upstream_auth_timeout);
+		break;
+	default:
+		conf_route_key_common(p, key, value);
+		break;
+	}
+}
+
+/* Looks up a route key; returns -1 (and fails p) for an unknown one. */
+static int
+conf_route_key_index(struct conf_parser *p, const char *name)
+{
+	int i;
+
+	for (i = 0; route_keys[i] != NULL; i++) {
+		if (strcmp(name, route_keys[i]) == 0)
+			return i;
+	}
+	conf_fail(p, _("unknown key '%s' in [route %s]; valid keys are %s"), name,
+	    p->route->name, ROUTE_KEYS);
+	return -1;
 }
 
 static void
@@ -359,6 +721,13 @@ conf_global_key(struct conf_parser *p, const char *name, const char *value)
 			    value);
 		else
 			c->log_level = (enum kb_log_level)level;
+	} else if (strcmp(name, "state_dir") == 0) {
+		free(c->state_dir);
+		c->state_dir = NULL;
+		if (value[0] != '/')
+			conf_fail(p, _("invalid state_dir '%s'; expected an absolute path"), value);
+		else if ((c->state_dir = strdup(value)) == NULL)
+			conf_fail(p, _("out of memory"));
 	} else {
 		conf_fail(p, _("unknown key '%s' in [global]; valid keys are %s"), name,
 		    GLOBAL_KEYS);
@@ -384,22 +753,46 @@ conf_handle_key(void *user, const char *section, const char *name, const char *v
 			    "[route NAME]"), name);
 		return 1;
 	}
-	for (i = 0; route_keys[i] != NULL; i++) {
-		if (strcmp(name, route_keys[i]) == 0)
-			break;
-	}
-	if (route_keys[i] == NULL) {
-		conf_fail(p, _("unknown key '%s' in [route %s]; valid keys are %s"), name,
-		    p->route->name, ROUTE_KEYS);
+	if ((i = conf_route_key_index(p, name)) < 0)
 		return 1;
-	}
 	if (p->seen & (1u << i)) {
 		conf_fail(p, _("'%s' is set twice in [route %s]"), name, p->route->name);
 		return 1;
 	}
 	p->seen |= 1u << i;
-	conf_route_key(p, i, value);
+	conf_route_key_bridge(p, (enum conf_route_key)i, value);
 	return 1;
+}
+
+int
+kb_conf_route_set(struct kb_conf *conf, struct kb_route *route, const char *key,
+    const char *value, char *err, size_t errlen)
+{
+	struct conf_parser p;
+	int i;
+
+	memset(&p, 0, sizeof(p));
+	p.conf = conf;
+	p.route = route;
+	p.err = err;
+	p.errlen = errlen;
+	if ((i = conf_route_key_index(&p, key)) >= 0)
+		conf_route_key_bridge(&p, (enum conf_route_key)i, value);
+	return p.failed ? KB_ERR_CONFIG_INVALID : 0;
+}
+
+int
+kb_conf_global_set(struct kb_conf *conf, const char *key, const char *value,
+    char *err, size_t errlen)
+{
+	struct conf_parser p;
+
+	memset(&p, 0, sizeof(p));
+	p.conf = conf;
+	p.err = err;
+	p.errlen = errlen;
+	conf_global_key(&p, key, value);
+	return p.failed ? KB_ERR_CONFIG_INVALID : 0;
 }
 
 int
@@ -432,7 +825,7 @@ kb_conf_load_file(struct kb_conf *conf, const char *path, char *err, size_t errl
 		snprintf(err, errlen, _("%s: cannot read the file"), path);
 		return KB_ERR_CONFIG_INVALID;
 	}
-	return kb_conf_check(conf, path, err, errlen);
+	return kb_conf_finish(conf, path, err, errlen);
 }
 
 void
@@ -444,6 +837,36 @@ kb_conf_init(struct kb_conf *conf)
 	conf->log_level = KB_LOG_INFO;
 }
 
+static void
+conf_strv_free(char **v)
+{
+	size_t i;
+
+	for (i = 0; v != NULL && v[i] != NULL; i++)
+		free(v[i]);
+	free(v);
+}
+
+static void
+conf_route_free(struct kb_route *r)
+{
+	int cat;
+
+	free(r->name);
+	free(r->listen);
+	free(r->upstream);
+	conf_strv_free(r->hostkeys);
+	free(r->known_hosts);
+	for (cat = 0; cat < KB_UP_ALG_COUNT; cat++)
+		free(r->upstream_spec[cat]);
+	kb_up_algs_free(&r->upstream_algs);
+	free(r->kex);
+	free(r->ciphers);
+	free(r->macs);
+	free(r->moduli);
+	conf_strv_free(r->exec_allow);
+}
+
 void
 kb_conf_free(struct kb_conf *conf)
 {
@@ -451,12 +874,11 @@ kb_conf_free(struct kb_conf *conf)
 
 	if (conf == NULL)
 		return;
-	for (i = 0; i < conf->route_count; i++) {
-		free(conf->routes[i].name);
-		free(conf->routes[i].listen);
-		free(conf->routes[i].upstream);
-	}
+	for (i = 0; i < conf->route_count; i++)
+		conf_route_free(&conf->routes[i]);
 	free(conf->routes);
+	free(conf->state_dir);
+	conf->state_dir = NULL;
 	conf->routes = NULL;
 	conf->route_count = 0;
 }
@@ -497,12 +919,12 @@ kb_conf_add_route(struct kb_conf *conf, const char *name, const char *listen,
 	int m = mode != NULL ? kb_conf_mode_from_str(mode) : KB_MODE_TAP;
 
 	if (m < 0) {
-		snprintf(err, errlen, _("invalid mode '%s'; expected tap"), mode);
+		snprintf(err, errlen, _("invalid mode '%s'; expected tap or bridge"), mode);
 		return KB_ERR_CONFIG_INVALID;
 	}
-	if (m != KB_MODE_TAP) {
-		snprintf(err, errlen, _("mode '%s' is not available in this version; only 'tap' is"),
-		    mode);
+	if (m == KB_MODE_AUTO) {
+		snprintf(err, errlen, _("mode '%s' is not available in this version; "
+		    "use tap or bridge"), mode);
 		return KB_ERR_CONFIG_INVALID;
 	}
 	if ((route = conf_new_route(conf, name)) == NULL) {
@@ -560,10 +982,18 @@ conf_check_route(const struct kb_route *r, const char *path, char *canon,
 		return conf_check_fail(path, r, err, errlen,
 		    _("invalid upstream '%s' in [route %s]: %s; expected HOST:PORT or "
 		    "[IPv6]:PORT"), r->upstream, r->name, why);
-	if (r->mode != KB_MODE_TAP)
+	if (r->mode == KB_MODE_AUTO)
 		return conf_check_fail(path, r, err, errlen,
-		    _("mode '%s' in [route %s] is not available in this version; only 'tap' is"),
-		    kb_conf_mode_str(r->mode), r->name);
+		    _("mode '%s' in [route %s] is not available in this version; "
+		    "use tap or bridge"), kb_conf_mode_str(r->mode), r->name);
+	if (r->mode == KB_MODE_BRIDGE && !r->auth_password && !r->auth_kbdint)
+		return conf_check_fail(path, r, err, errlen,
+		    _("[route %s] allows no authentication method; set auth_methods"), r->name);
+	if (r->mode == KB_MODE_BRIDGE && r->window_size > r->session_memory_limit / 2)
+		return conf_check_fail(path, r, err, errlen,
+		    _("window_size (%u) in [route %s] must be at most half of "
+		    "session_memory_limit (%zu)"), (unsigned int)r->window_size, r->name,
+		    r->session_memory_limit);
 	kb_net_format((struct sockaddr *)&addr.ss, addr.len, canon, canonlen);
 	return 0;
 }
@@ -602,12 +1032,148 @@ kb_conf_check(const struct kb_conf *conf, const char *path, char *err, size_t er
 	return r;
 }
 
+const char *
+kb_conf_state_dir(const struct kb_conf *conf)
+{
+	return conf->state_dir != NULL ? conf->state_dir : KB_STATE_DIR_DEFAULT;
+}
+
+/*
+ * Resolves the route's upstream lists. kb_up_algs_resolve() reports
+ * "CATEGORY: what is wrong"; the category picks the line to blame.
+ */
+static int
+conf_resolve_upstream(struct kb_route *r, const char *path, char *err, size_t errlen)
+{
+	const char *spec[KB_UP_ALG_COUNT];
+	struct kb_route blame = *r;
+	char why[512];
+	const char *cat_name;
+	size_t n;
+	int cat, rc;
+
+	for (cat = 0; cat < KB_UP_ALG_COUNT; cat++)
+		spec[cat] = r->upstream_spec[cat];
+	kb_up_algs_free(&r->upstream_algs);
+	why[0] = '\0';
+	if ((rc = kb_up_algs_resolve(&r->upstream_algs, spec, why, sizeof(why))) == 0)
+		return 0;
+	for (cat = 0; cat < KB_UP_ALG_COUNT; cat++) {
+		cat_name = kb_up_alg_category_str((enum kb_up_alg_category)cat);
+		n = strlen(cat_name);
+		if (strncmp(why, cat_name, n) == 0 && why[n] == ':' &&
+		    r->upstream_spec_line[cat] != 0)
+			blame.line = r->upstream_spec_line[cat];
+	}
+	conf_check_fail(path, &blame, err, errlen,
+	    _("invalid upstream algorithm list in [route %s]: %s"), r->name, why);
+	return rc;
+}
+
+/* Fills the bridge defaults that depend on other settings or on the system. */
+static int
+conf_finish_bridge(struct kb_conf *conf, struct kb_route *r, char *err, size_t errlen)
+{
+	/* A second call, after --state-dir, derives the default again. */
+	if (r->known_hosts_default) {
+		free(r->known_hosts);
+		r->known_hosts = NULL;
+	}
+	if (r->known_hosts == NULL) {
+		if (asprintf(&r->known_hosts, "%s/known_hosts", kb_conf_state_dir(conf)) < 0) {
+			r->known_hosts = NULL;
+			snprintf(err, errlen, "%s", _("out of memory"));
+			return KB_ERR_ALLOC_FAIL;
+		}
+		r->known_hosts_default = true;
+	}
+	if (r->moduli == NULL && access(KB_MODULI_DEFAULT, R_OK) == 0 &&
+	    (r->moduli = strdup(KB_MODULI_DEFAULT)) == NULL) {
+		snprintf(err, errlen, "%s", _("out of memory"));
+		return KB_ERR_ALLOC_FAIL;
+	}
+	return 0;
+}
+
+int
+kb_conf_finish(struct kb_conf *conf, const char *path, char *err, size_t errlen)
+{
+	struct kb_route *r;
+	size_t i;
+	int rc;
+
+	if ((rc = kb_conf_check(conf, path, err, errlen)) != 0)
+		return rc;
+	for (i = 0; i < conf->route_count; i++) {
+		r = &conf->routes[i];
+		if (r->mode != KB_MODE_BRIDGE)
+			continue;
+		if ((rc = conf_resolve_upstream(r, path, err, errlen)) != 0 ||
+		    (rc = conf_finish_bridge(conf, r, err, errlen)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
 static const char *
 conf_level_str(enum kb_log_level level)
 {
 	static const char *const names[] = { "error", "warn", "info", "debug" };
 
 	return names[level];
+}
+
+static void
+conf_print_list(FILE *out, const char *key, char *const *list)
+{
+	size_t i;
+
+	fprintf(out, "%s = ", key);
+	for (i = 0; list != NULL && list[i] != NULL; i++)
+		fprintf(out, "%s%s", i > 0 ? "," : "", list[i]);
+	fprintf(out, "\n");
+}
+
+static void
+conf_print_bridge(FILE *out, const struct kb_route *r)
+{
+	static const char *const up_keys[KB_UP_ALG_COUNT] = {
+		"upstream_kex", "upstream_hostkey", "upstream_ciphers", "upstream_macs",
+	};
+	int cat;
+
+	if (r->hostkey_count > 0)
+		conf_print_list(out, "hostkey", r->hostkeys);
+	else
+		fprintf(out, "# hostkey: none; ssh-ed25519 and RSA keys in the state directory\n");
+	fprintf(out, "known_hosts = %s\n", r->known_hosts != NULL ? r->known_hosts : "");
+	fprintf(out, "hostkey_policy = %s\n", kb_up_hostkey_policy_str(r->hostkey_policy));
+	for (cat = 0; cat < KB_UP_ALG_COUNT; cat++) {
+		if (r->upstream_spec[cat] != NULL)
+			fprintf(out, "# %s as written: %s\n", up_keys[cat], r->upstream_spec[cat]);
+		fprintf(out, "%s = %s\n", up_keys[cat],
+		    r->upstream_algs.list[cat] != NULL ? r->upstream_algs.list[cat] : "");
+	}
+	fprintf(out, "kex = %s\n", r->kex != NULL ? r->kex : kb_kex_names());
+	fprintf(out, "ciphers = %s\n", r->ciphers != NULL ? r->ciphers : kb_cipher_names());
+	fprintf(out, "macs = %s\n", r->macs != NULL ? r->macs : kb_mac_names());
+	if (r->moduli != NULL)
+		fprintf(out, "moduli = %s\n", r->moduli);
+	else
+		fprintf(out, "# moduli: none; the built-in RFC 3526 groups\n");
+	fprintf(out, "auth_methods = %s%s%s\n", r->auth_password ? "password" : "",
+	    r->auth_password && r->auth_kbdint ? "," : "",
+	    r->auth_kbdint ? "keyboard-interactive" : "");
+	fprintf(out, "max_auth_tries = %u\n", r->max_auth_tries);
+	fprintf(out, "auth_failure_delay = %u\n", r->auth_failure_delay);
+	fprintf(out, "# exec: scp -t or scp -f with one path is always allowed\n");
+	if (r->exec_allow != NULL)
+		conf_print_list(out, "exec_allow", r->exec_allow);
+	fprintf(out, "sftp = %s\n", r->sftp ? "yes" : "no");
+	fprintf(out, "window_size = %u\n", (unsigned int)r->window_size);
+	fprintf(out, "session_memory_limit = %zu\n", r->session_memory_limit);
+	fprintf(out, "upstream_handshake_timeout = %u\n", r->upstream_handshake_timeout);
+	fprintf(out, "upstream_auth_timeout = %u\n", r->upstream_auth_timeout);
 }
 
 void
@@ -621,6 +1187,7 @@ kb_conf_print(FILE *out, const struct kb_conf *conf)
 	fprintf(out, "log_target = %s\n",
 	    conf->log_target == KB_LOG_SYSLOG ? "syslog" : "stderr");
 	fprintf(out, "log_level = %s\n", conf_level_str(conf->log_level));
+	fprintf(out, "state_dir = %s\n", kb_conf_state_dir(conf));
 	for (i = 0; i < conf->route_count; i++) {
 		r = &conf->routes[i];
 		fprintf(out, "\n[route %s]\n", r->name);
@@ -632,5 +1199,7 @@ kb_conf_print(FILE *out, const struct kb_conf *conf)
 		fprintf(out, "idle_timeout = %u\n", r->idle_timeout);
 		fprintf(out, "buffer_limit = %zu\n", r->buffer_limit);
 		fprintf(out, "max_sessions = %u\n", r->max_sessions);
+		if (r->mode == KB_MODE_BRIDGE)
+			conf_print_bridge(out, r);
 	}
 }

@@ -20,6 +20,7 @@
 #include "kexbridge/log.h"
 #include "kexbridge/net.h"
 #include "kexbridge/relay.h"
+#include "bridge.h"
 #include "session.h"
 
 /* Pause after an accept error such as EMFILE, so the loop does not spin. */
@@ -96,10 +97,13 @@ relay_listen(struct kb_route_ctx *ctx, char *err, size_t errlen)
 	return KB_ERR_SYSTEM;
 }
 
-/* Resolves the route's addresses, starts its listener and logs it. */
+/*
+ * Resolves the route's addresses, loads a bridge route's host keys, starts
+ * its listener and logs it.
+ */
 static int
 relay_route_start(struct kb_relay *relay, struct kb_route_ctx *ctx,
-    const struct kb_route *route, char *err, size_t errlen)
+    const struct kb_route *route, const struct kb_conf *conf, char *err, size_t errlen)
 {
 	char why[256];
 	int r;
@@ -122,6 +126,9 @@ relay_route_start(struct kb_relay *relay, struct kb_route_ctx *ctx,
 		snprintf(err, errlen, "%s", _("out of memory"));
 		return KB_ERR_ALLOC_FAIL;
 	}
+	if (route->mode == KB_MODE_BRIDGE &&
+	    (r = kb_bridge_route_new(ctx, conf, &ctx->bridge, err, errlen)) != 0)
+		return r;
 	if ((r = relay_listen(ctx, err, errlen)) != 0)
 		return r;
 
@@ -151,7 +158,7 @@ kb_relay_new(struct event_base *base, const struct kb_conf *conf, char *err, siz
 	relay->base = base;
 	for (i = 0; i < conf->route_count; i++) {
 		relay->route_count = i + 1;
-		if (relay_route_start(relay, &relay->routes[i], &conf->routes[i],
+		if (relay_route_start(relay, &relay->routes[i], &conf->routes[i], conf,
 		    err, errlen) != 0) {
 			kb_relay_free(relay);
 			return NULL;
@@ -187,6 +194,8 @@ kb_relay_close_sessions(struct kb_relay *relay, const char *reason)
 		ctx = &relay->routes[i];
 		while (!TAILQ_EMPTY(&ctx->sessions))
 			kb_session_close(TAILQ_FIRST(&ctx->sessions), "kexbridge", reason);
+		if (ctx->bridge != NULL)
+			kb_bridge_close_sessions(ctx->bridge, reason);
 	}
 }
 
@@ -203,10 +212,14 @@ kb_relay_session_count(const struct kb_relay *relay)
 void
 kb_relay_free(struct kb_relay *relay)
 {
+	size_t i;
+
 	if (relay == NULL)
 		return;
 	kb_relay_stop_accepting(relay);
 	kb_relay_close_sessions(relay, "shutdown");
+	for (i = 0; i < relay->route_count; i++)
+		kb_bridge_route_free(relay->routes[i].bridge);
 	free(relay->routes);
 	free(relay);
 }

@@ -32,6 +32,7 @@
 #include "kexbridge/advice.h"
 #include "kexbridge/negotiate.h"
 #include "kexbridge/report.h"
+#include "bridge.h"
 #include "session.h"
 
 /*
@@ -632,6 +633,10 @@ kb_session_start(struct kb_route_ctx *ctx, evutil_socket_t fd,
 	if (ctx->session_count >= route->max_sessions) {
 		session_log_rejected(ctx, client_str);
 		evutil_closesocket(fd);
+		return;
+	}
+	if (route->mode == KB_MODE_BRIDGE) {
+		kb_bridge_start(ctx, fd, client, client_len);
 		return;
 	}
 	if ((s = session_new(ctx, fd)) == NULL) {

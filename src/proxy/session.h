@@ -15,6 +15,7 @@
 struct event_base;
 struct evconnlistener;
 struct event;
+struct kb_bridge_route;
 struct kb_route;
 struct kb_session;
 
@@ -28,8 +29,9 @@ struct kb_route_ctx {
 	struct kb_net_addr upstream_addr;
 	char listen_str[KB_NET_ADDRSTR_MAX];
 	char upstream_str[KB_NET_ADDRSTR_MAX];
-	size_t session_count;
+	size_t session_count;		/* tap and bridge sessions */
 	TAILQ_HEAD(, kb_session) sessions;
+	struct kb_bridge_route *bridge;	/* bridge mode only */
 };
 
 /* Length of a session id and its NUL. */

@@ -164,7 +164,8 @@ kb_up_write(struct kb_upstream *up, const void *buf, size_t len)
 	if (len == 0)
 		return 0;
 	rc = libssh2_channel_write_ex(up->channel, 0, buf, len);
-	if (rc_not_now(rc)) {
+	/* libssh2 1.10 returns 0, not EAGAIN, while the server's window is closed. */
+	if (rc == 0 || rc_not_now(rc)) {
 		up->want_writable = true;
 		up_arm(up);
 		return 0;
@@ -172,6 +173,11 @@ kb_up_write(struct kb_upstream *up, const void *buf, size_t len)
 	if (rc < 0)
 		return channel_fail_later(up,
 		    _("the upstream connection failed sending data"));
+	/*
+	 * libssh2 reads incoming packets inside a write, so data may now wait
+	 * in libssh2 with the socket drained: report it from the loop.
+	 */
+	up_kick(up);
 	return rc;
 }
 

@@ -1,6 +1,7 @@
 /*
- * The INI configuration and address parsing: good files, each kind of bad
- * file with its FILE:LINE message, and the address forms.
+ * The INI configuration, the bridge exec policy and address parsing: good
+ * files, each kind of bad file with its FILE:LINE message, and the address
+ * forms.
  */
 #include "config.h"
 
@@ -19,6 +20,7 @@
 #include "kexbridge/conf.h"
 #include "kexbridge/err.h"
 #include "kexbridge/net.h"
+#include "../../src/proxy/bridge.h"
 
 struct conf_fixture {
 	char path[64];
@@ -180,8 +182,7 @@ conf_load_rejects_bad_values(void **state)
 		{ "buffer_limit = 1G", "invalid buffer_limit '1G'" },
 		{ "max_sessions = 0", "invalid max_sessions '0' in [route a]; expected a number" },
 		{ "max_sessions = 99999999999999999999", "invalid max_sessions" },
-		{ "mode = relay", "invalid mode 'relay' in [route a]; expected tap" },
-		{ "mode = bridge", "mode 'bridge' in [route a] is not available in this version" },
+		{ "mode = relay", "invalid mode 'relay' in [route a]; expected tap or bridge" },
 		{ "mode = auto", "mode 'auto' in [route a] is not available in this version" },
 	};
 	struct conf_fixture *f = *state;
@@ -315,14 +316,256 @@ conf_add_route_builds_tap_route(void **state)
 }
 
 static void
-conf_add_route_rejects_bridge_mode(void **state)
+conf_add_route_rejects_auto_mode(void **state)
 {
 	struct conf_fixture *f = *state;
 
 	assert_int_equal(kb_conf_add_route(&f->conf, "cli", "127.0.0.1:2200", "h:22",
-	    "bridge", f->err, sizeof(f->err)), KB_ERR_CONFIG_INVALID);
-	assert_non_null(strstr(f->err, "mode 'bridge' is not available in this version"));
+	    "auto", f->err, sizeof(f->err)), KB_ERR_CONFIG_INVALID);
+	assert_non_null(strstr(f->err, "mode 'auto' is not available in this version"));
 	assert_int_equal(f->conf.route_count, 0);
+}
+
+/* Creates an empty readable file for keys that must name one. */
+static void
+make_file(char *path, size_t len)
+{
+	int fd;
+
+	snprintf(path, len, "/tmp/test_conf_key.XXXXXX");
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+}
+
+static void
+conf_load_reads_bridge_route(void **state)
+{
+	struct conf_fixture *f = *state;
+	const struct kb_route *r;
+	char key1[64], key2[64], text[2048];
+
+	make_file(key1, sizeof(key1));
+	make_file(key2, sizeof(key2));
+	snprintf(text, sizeof(text),
+	    "[global]\n"
+	    "state_dir = /srv/kexbridge\n"
+	    "[route fi]\n"
+	    "listen = 127.0.0.1:2222\n"
+	    "upstream = 127.0.0.1:22\n"
+	    "mode = bridge\n"
+	    "hostkey = %s, %s\n"
+	    "hostkey_policy = strict\n"
+	    "upstream_kex = diffie-hellman-group14-sha1,diffie-hellman-group1-sha1\n"
+	    "upstream_ciphers = aes128-cbc,3des-cbc\n"
+	    "upstream_macs = hmac-sha1\n"
+	    "kex = diffie-hellman-group-exchange-sha256,diffie-hellman-group16-sha512\n"
+	    "ciphers = aes128-ctr,aes256-ctr\n"
+	    "macs = hmac-sha2-256\n"
+	    "auth_methods = password\n"
+	    "max_auth_tries = 3\n"
+	    "auth_failure_delay = 0\n"
+	    "exec_allow = /usr/bin/true, scp -v -t *\n"
+	    "sftp = no\n"
+	    "window_size = 1M\n"
+	    "session_memory_limit = 8M\n"
+	    "upstream_handshake_timeout = 20\n"
+	    "upstream_auth_timeout = 1m\n", key1, key2);
+	assert_int_equal(conf_load_text(f, text), 0);
+	unlink(key1);
+	unlink(key2);
+
+	assert_string_equal(kb_conf_state_dir(&f->conf), "/srv/kexbridge");
+	r = &f->conf.routes[0];
+	assert_int_equal(r->mode, KB_MODE_BRIDGE);
+	assert_int_equal(r->hostkey_count, 2);
+	assert_string_equal(r->hostkeys[0], key1);
+	assert_string_equal(r->hostkeys[1], key2);
+	assert_null(r->hostkeys[2]);
+	assert_int_equal(r->hostkey_policy, KB_UP_HOSTKEY_STRICT);
+	assert_string_equal(r->known_hosts, "/srv/kexbridge/known_hosts");
+	assert_string_equal(r->upstream_algs.list[KB_UP_ALG_KEX],
+	    "diffie-hellman-group14-sha1,diffie-hellman-group1-sha1");
+	assert_string_equal(r->upstream_algs.list[KB_UP_ALG_CIPHER], "aes128-cbc,3des-cbc");
+	assert_string_equal(r->upstream_algs.list[KB_UP_ALG_MAC], "hmac-sha1");
+	assert_non_null(r->upstream_algs.list[KB_UP_ALG_HOSTKEY]);
+	assert_string_equal(r->kex,
+	    "diffie-hellman-group-exchange-sha256,diffie-hellman-group16-sha512");
+	assert_string_equal(r->ciphers, "aes128-ctr,aes256-ctr");
+	assert_string_equal(r->macs, "hmac-sha2-256");
+	assert_true(r->auth_password);
+	assert_false(r->auth_kbdint);
+	assert_int_equal(r->max_auth_tries, 3);
+	assert_int_equal(r->auth_failure_delay, 0);
+	assert_string_equal(r->exec_allow[0], "/usr/bin/true");
+	assert_string_equal(r->exec_allow[1], "scp -v -t *");
+	assert_null(r->exec_allow[2]);
+	assert_false(r->sftp);
+	assert_int_equal(r->window_size, 1024 * 1024);
+	assert_int_equal(r->session_memory_limit, 8 * 1024 * 1024);
+	assert_int_equal(r->upstream_handshake_timeout, 20);
+	assert_int_equal(r->upstream_auth_timeout, 60);
+}
+
+static void
+conf_load_applies_bridge_defaults(void **state)
+{
+	struct conf_fixture *f = *state;
+	const struct kb_route *r;
+
+	assert_int_equal(conf_load_text(f,
+	    "[route a]\nlisten = 127.0.0.1:2222\nupstream = 127.0.0.1\nmode = bridge\n"), 0);
+	r = &f->conf.routes[0];
+	assert_int_equal(r->hostkey_count, 0);
+	assert_int_equal(r->hostkey_policy, KB_UP_HOSTKEY_ACCEPT_NEW);
+	assert_string_equal(r->known_hosts, "/var/lib/kexbridge/known_hosts");
+	assert_null(r->kex);
+	assert_null(r->ciphers);
+	assert_null(r->macs);
+	assert_true(r->auth_password);
+	assert_true(r->auth_kbdint);
+	assert_int_equal(r->max_auth_tries, 6);
+	assert_int_equal(r->auth_failure_delay, 2);
+	assert_null(r->exec_allow);
+	assert_true(r->sftp);
+	assert_int_equal(r->window_size, 2 * 1024 * 1024);
+	assert_int_equal(r->session_memory_limit, 4 * 1024 * 1024);
+	/* Every supported upstream method that needs no legacy provider. */
+	assert_non_null(r->upstream_algs.list[KB_UP_ALG_KEX]);
+	assert_non_null(strstr(r->upstream_algs.list[KB_UP_ALG_CIPHER], "aes128-ctr"));
+	if (access("/etc/ssh/moduli", R_OK) == 0)
+		assert_string_equal(r->moduli, "/etc/ssh/moduli");
+	else
+		assert_null(r->moduli);
+}
+
+static void
+conf_load_rejects_bad_bridge_values(void **state)
+{
+	static const struct {
+		const char *line;
+		const char *expected;
+	} cases[] = {
+		{ "hostkey_policy = maybe", "invalid hostkey_policy 'maybe' in [route a]; "
+		    "expected strict, accept-new or off" },
+		{ "hostkey = /nonexistent/key", "cannot read host key /nonexistent/key" },
+		{ "hostkey = ,", "empty entry in hostkey" },
+		{ "kex = diffie-hellman-group1-sha1", "kex 'diffie-hellman-group1-sha1' in "
+		    "[route a] is not implemented; choose from" },
+		{ "ciphers = aes128-ctr,3des-cbc", "ciphers '3des-cbc' in [route a] is not "
+		    "implemented" },
+		{ "ciphers = none", "ciphers 'none' in [route a] is not implemented" },
+		{ "macs = hmac-md5", "macs 'hmac-md5' in [route a] is not implemented" },
+		{ "moduli = /nonexistent/moduli", "cannot read moduli file /nonexistent/moduli" },
+		{ "auth_methods = publickey", "invalid auth_methods entry 'publickey'" },
+		{ "max_auth_tries = 0", "invalid max_auth_tries '0'" },
+		{ "auth_failure_delay = 2m", "auth_failure_delay '2m' in [route a] is too long" },
+		{ "sftp = perhaps", "invalid sftp 'perhaps' in [route a]; expected yes or no" },
+		{ "window_size = 1K", "invalid window_size '1K' in [route a]; expected bytes" },
+		{ "session_memory_limit = 2G", "invalid session_memory_limit '2G'" },
+		{ "upstream_auth_timeout = 0", "invalid upstream_auth_timeout '0'" },
+	};
+	struct conf_fixture *f = *state;
+	char text[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		kb_conf_free(&f->conf);
+		kb_conf_init(&f->conf);
+		unlink(f->path);
+		snprintf(text, sizeof(text), "[route a]\nlisten = 127.0.0.1:2222\n"
+		    "upstream = h:22\nmode = bridge\n%s\n", cases[i].line);
+		assert_int_equal(conf_load_text(f, text), KB_ERR_CONFIG_INVALID);
+		assert_error_at(f, 5, cases[i].expected);
+	}
+}
+
+static void
+conf_load_blames_line_of_bad_upstream_list(void **state)
+{
+	struct conf_fixture *f = *state;
+
+	assert_int_equal(conf_load_text(f,
+	    "[route a]\n"
+	    "listen = 127.0.0.1:2222\n"
+	    "upstream = 127.0.0.1\n"
+	    "mode = bridge\n"
+	    "upstream_kex = diffie-hellman-group14-sha1\n"
+	    "upstream_ciphers = aes128-cbc,rot13-cbc\n"), KB_ERR_CONFIG_INVALID);
+	assert_error_at(f, 6, "invalid upstream algorithm list in [route a]: ");
+	assert_non_null(strstr(f->err, "rot13-cbc"));
+}
+
+static void
+conf_load_rejects_window_over_memory_limit(void **state)
+{
+	struct conf_fixture *f = *state;
+
+	assert_int_equal(conf_load_text(f,
+	    "[route a]\nlisten = 127.0.0.1:2222\nupstream = 127.0.0.1\nmode = bridge\n"
+	    "window_size = 4M\nsession_memory_limit = 4M\n"), KB_ERR_CONFIG_INVALID);
+	assert_error_at(f, 1, "window_size (4194304) in [route a] must be at most half of "
+	    "session_memory_limit (4194304)");
+}
+
+static void
+conf_route_set_builds_cli_bridge_route(void **state)
+{
+	struct conf_fixture *f = *state;
+	struct kb_route *r;
+	char key1[64], key2[64];
+
+	make_file(key1, sizeof(key1));
+	make_file(key2, sizeof(key2));
+	assert_int_equal(kb_conf_global_set(&f->conf, "state_dir", "/tmp/kb-state",
+	    f->err, sizeof(f->err)), 0);
+	assert_int_equal(kb_conf_add_route(&f->conf, "cli", "127.0.0.1:2200", "127.0.0.1:22",
+	    "bridge", f->err, sizeof(f->err)), 0);
+	r = &f->conf.routes[0];
+	/* --hostkey repeats append, as the file's comma list does. */
+	assert_int_equal(kb_conf_route_set(&f->conf, r, "hostkey", key1, f->err,
+	    sizeof(f->err)), 0);
+	assert_int_equal(kb_conf_route_set(&f->conf, r, "hostkey", key2, f->err,
+	    sizeof(f->err)), 0);
+	assert_int_equal(kb_conf_route_set(&f->conf, r, "hostkey_policy", "off", f->err,
+	    sizeof(f->err)), 0);
+	assert_int_equal(kb_conf_route_set(&f->conf, r, "upstream_macs", "hmac-md5", f->err,
+	    sizeof(f->err)), 0);
+	assert_int_equal(kb_conf_finish(&f->conf, NULL, f->err, sizeof(f->err)), 0);
+	unlink(key1);
+	unlink(key2);
+
+	assert_int_equal(r->mode, KB_MODE_BRIDGE);
+	assert_int_equal(r->hostkey_count, 2);
+	assert_int_equal(r->hostkey_policy, KB_UP_HOSTKEY_OFF);
+	assert_string_equal(r->known_hosts, "/tmp/kb-state/known_hosts");
+	assert_string_equal(r->upstream_algs.list[KB_UP_ALG_MAC], "hmac-md5");
+
+	/* A second finish after a new state directory derives known_hosts again. */
+	assert_int_equal(kb_conf_global_set(&f->conf, "state_dir", "/tmp/kb-other",
+	    f->err, sizeof(f->err)), 0);
+	assert_int_equal(kb_conf_finish(&f->conf, NULL, f->err, sizeof(f->err)), 0);
+	assert_string_equal(r->known_hosts, "/tmp/kb-other/known_hosts");
+}
+
+static void
+conf_route_set_reports_without_file_prefix(void **state)
+{
+	struct conf_fixture *f = *state;
+
+	assert_int_equal(kb_conf_add_route(&f->conf, "cli", "127.0.0.1:2200", "127.0.0.1:22",
+	    "bridge", f->err, sizeof(f->err)), 0);
+	assert_int_equal(kb_conf_route_set(&f->conf, &f->conf.routes[0], "hostkey_policy",
+	    "lenient", f->err, sizeof(f->err)), KB_ERR_CONFIG_INVALID);
+	assert_true(strncmp(f->err, "invalid hostkey_policy 'lenient' in [route cli]", 47) == 0);
+	assert_int_equal(kb_conf_route_set(&f->conf, &f->conf.routes[0], "upstream_kex",
+	    "diffie-hellman-group1-sha1,nonsense-kex", f->err, sizeof(f->err)), 0);
+	assert_int_equal(kb_conf_finish(&f->conf, NULL, f->err, sizeof(f->err)),
+	    KB_ERR_CONFIG_INVALID);
+	assert_non_null(strstr(f->err, "nonsense-kex"));
+	assert_int_equal(kb_conf_global_set(&f->conf, "state_dir", "relative/dir", f->err,
+	    sizeof(f->err)), KB_ERR_CONFIG_INVALID);
+	assert_non_null(strstr(f->err, "expected an absolute path"));
 }
 
 static void
@@ -335,6 +578,92 @@ conf_check_rejects_bad_cli_upstream(void **state)
 	assert_int_equal(kb_conf_check(&f->conf, NULL, f->err, sizeof(f->err)),
 	    KB_ERR_CONFIG_INVALID);
 	assert_non_null(strstr(f->err, "invalid upstream 'h:99999' in [route cli]"));
+}
+
+static void
+exec_policy_accepts_scp_as_scp_sends_it(void **state)
+{
+	static const struct {
+		const char *command;
+		bool download;
+	} cases[] = {
+		{ "scp -t /tmp/x", false },
+		{ "scp -f /backup/fi-a.tgz", true },
+		{ "scp -v -r -p -t -- /tmp/dir", false },
+		{ "scp -prt /tmp", false },
+		{ "scp -d -t /tmp/dir/", false },
+		{ "scp -T -q -f -- /x", true },
+		{ "scp -t '/tmp/a b'", false },
+		{ "scp -t ~/backup:1,2@x+y%z=w", false },
+	};
+	bool download;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		download = !cases[i].download;
+		if (!bridge_exec_is_scp(cases[i].command, &download))
+			fail_msg("rejected '%s'", cases[i].command);
+		assert_int_equal(download, cases[i].download);
+	}
+}
+
+static void
+exec_policy_rejects_other_commands(void **state)
+{
+	static const char *const bad[] = {
+		"scp /tmp/x",			/* neither -t nor -f */
+		"scp -t -f /x",			/* both */
+		"scp -tt /x",			/* -t twice */
+		"scp -t",			/* no path */
+		"scp -t /a /b",			/* two paths */
+		"scp -x -t /a",			/* flag scp does not pass */
+		"scp -t /tmp/x;id",		/* shell metacharacters */
+		"scp -t $(id)",
+		"scp -t /a|b",
+		"scp -t '/a'b'",		/* unbalanced quoting */
+		"scp -t '/a",
+		"scp -t -- -rf",		/* path that reads as an option */
+		"scp -t /a\nid",		/* control character */
+		"/usr/bin/scp -t /a",		/* only the plain name */
+		"rsync --server -e.Lsfx . /tmp",
+		"sh -c 'scp -t /a'",
+		"",
+	};
+	bool download;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (bridge_exec_is_scp(bad[i], &download))
+			fail_msg("accepted '%s'", bad[i]);
+	}
+}
+
+static void
+exec_policy_adds_configured_patterns(void **state)
+{
+	char *patterns[] = { "/usr/bin/true", "rsync --server *", NULL };
+	struct kb_route route;
+	struct kb_bridge_route br;
+	bool is_scp, download;
+
+	(void)state;
+	memset(&route, 0, sizeof(route));
+	memset(&br, 0, sizeof(br));
+	br.route = &route;
+	assert_true(bridge_exec_allowed(&br, "scp -f /x", &is_scp, &download));
+	assert_true(is_scp);
+	assert_true(download);
+	assert_false(bridge_exec_allowed(&br, "/usr/bin/true", &is_scp, &download));
+
+	route.exec_allow = patterns;
+	assert_true(bridge_exec_allowed(&br, "/usr/bin/true", &is_scp, &download));
+	assert_false(is_scp);
+	assert_true(bridge_exec_allowed(&br, "rsync --server -e.Lsfx . /tmp", &is_scp,
+	    &download));
+	assert_false(bridge_exec_allowed(&br, "/usr/bin/true; id", &is_scp, &download));
+	assert_false(bridge_exec_allowed(&br, "id", &is_scp, &download));
 }
 
 static void
@@ -451,10 +780,27 @@ main(void)
 		    conf_teardown),
 		cmocka_unit_test_setup_teardown(conf_add_route_builds_tap_route, conf_setup,
 		    conf_teardown),
-		cmocka_unit_test_setup_teardown(conf_add_route_rejects_bridge_mode, conf_setup,
+		cmocka_unit_test_setup_teardown(conf_load_reads_bridge_route, conf_setup,
+		    conf_teardown),
+		cmocka_unit_test_setup_teardown(conf_load_applies_bridge_defaults, conf_setup,
+		    conf_teardown),
+		cmocka_unit_test_setup_teardown(conf_load_rejects_bad_bridge_values, conf_setup,
+		    conf_teardown),
+		cmocka_unit_test_setup_teardown(conf_load_blames_line_of_bad_upstream_list,
+		    conf_setup, conf_teardown),
+		cmocka_unit_test_setup_teardown(conf_load_rejects_window_over_memory_limit,
+		    conf_setup, conf_teardown),
+		cmocka_unit_test_setup_teardown(conf_route_set_builds_cli_bridge_route, conf_setup,
+		    conf_teardown),
+		cmocka_unit_test_setup_teardown(conf_route_set_reports_without_file_prefix,
+		    conf_setup, conf_teardown),
+		cmocka_unit_test_setup_teardown(conf_add_route_rejects_auto_mode, conf_setup,
 		    conf_teardown),
 		cmocka_unit_test_setup_teardown(conf_check_rejects_bad_cli_upstream, conf_setup,
 		    conf_teardown),
+		cmocka_unit_test(exec_policy_accepts_scp_as_scp_sends_it),
+		cmocka_unit_test(exec_policy_rejects_other_commands),
+		cmocka_unit_test(exec_policy_adds_configured_patterns),
 		cmocka_unit_test(net_split_accepts_address_forms),
 		cmocka_unit_test(net_split_rejects_bad_forms),
 		cmocka_unit_test(net_parse_numeric_rejects_names),
