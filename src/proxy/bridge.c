@@ -227,6 +227,8 @@ bridge_record_algorithms(struct kb_bridge *s, struct kb_json *json)
 			kb_json_str(json, keys[cat], v);
 	}
 	kb_json_object_end(json);
+	/* Both ends signalled kex-strict: sequence numbers reset at NEWKEYS. */
+	kb_json_bool(json, "strict_kex", kb_transport_strict_kex(s->transport));
 	if (s->up == NULL || kb_up_methods(s->up, &m) != 0)
 		return;
 	kb_json_object_begin(json, "upstream_algorithms");
@@ -309,7 +311,7 @@ bridge_record_text(struct kb_bridge *s, double duration, double rate, char *text
 		memset(&m, 0, sizeof(m));
 	v = kb_transport_agreed(s->transport, 2);
 	snprintf(text, len,
-	    _("session record: client %s, user %s, upstream %s; client side %s/%s/%s, "
+	    _("session record: client %s, user %s, upstream %s; client side %s/%s/%s%s, "
 	    "upstream side %s/%s/%s; %s %s; files: %s; %llu bytes client to upstream, "
 	    "%llu bytes upstream to client in %.3f s (%.0f bytes/s); exit status %s; "
 	    "closed by %s (%s)"),
@@ -317,6 +319,7 @@ bridge_record_text(struct kb_bridge *s, double duration, double rate, char *text
 	    kb_transport_agreed(s->transport, 0) ? kb_transport_agreed(s->transport, 0) : "-",
 	    v != NULL ? v : "-",
 	    kb_transport_agreed(s->transport, 4) ? kb_transport_agreed(s->transport, 4) : "-",
+	    kb_transport_strict_kex(s->transport) ? _(" (strict kex)") : "",
 	    m.kex != NULL ? m.kex : "-", m.cipher_cs != NULL ? m.cipher_cs : "-",
 	    m.mac_cs != NULL ? m.mac_cs : "-",
 	    s->command == BRIDGE_CMD_SFTP ? _("subsystem") : _("command"), cmd, files,

@@ -27,117 +27,121 @@
 #include "kexbridge/packet.h"
 #include "bridge.h"
 
-/* Maximum scp command line checked token by token. */
+/* Longest scp command line checked; longer ones are refused. */
 #define SCP_COMMAND_MAX		4096
-#define SCP_TOKENS_MAX		16
 
 /* ------------------------------------------------------------------ */
 /* Exec policy                                                         */
 /* ------------------------------------------------------------------ */
 
-/*
- * Splits command at spaces, keeping a single-quoted token whole (scp.c
- * quotes paths with spaces that way). Writes NUL-terminated tokens into buf.
- * Returns the token count, or -1 for unbalanced quotes or too many tokens.
- */
-static int
-scp_tokenize(const char *command, char *buf, size_t buflen, char **tokens, int max)
-{
-	const char *p = command;
-	char *out = buf;
-	int n = 0;
-
-	if (strlen(command) >= buflen)
-		return -1;
-	while (*p != '\0') {
-		if (*p == ' ') {
-			p++;
-			continue;
-		}
-		if (n == max)
-			return -1;
-		tokens[n++] = out;
-		if (*p == '\'') {
-			const char *end = strchr(p + 1, '\'');
-
-			if (end == NULL || (end[1] != '\0' && end[1] != ' '))
-				return -1;
-			/* Kept with its quotes: the path is checked as written. */
-			memcpy(out, p, (size_t)(end - p + 1));
-			out += end - p + 1;
-			p = end + 1;
-		} else {
-			while (*p != '\0' && *p != ' ')
-				*out++ = *p++;
-		}
-		*out++ = '\0';
-	}
-	return n;
-}
-
 /* "-t", "-vpt", "-r -d": flags scp.c passes to the remote scp. */
 static bool
-scp_flags_valid(const char *token, int *direction, bool *download)
+scp_flags_valid(const char *token, size_t len, int *direction, bool *download)
 {
-	const char *c;
+	size_t i;
 
-	if (token[0] != '-' || token[1] == '\0')
+	if (len < 2 || token[0] != '-')
 		return false;
-	for (c = token + 1; *c != '\0'; c++) {
-		if (*c == 't' || *c == 'f') {
+	for (i = 1; i < len; i++) {
+		if (token[i] == 't' || token[i] == 'f') {
 			(*direction)++;
-			*download = *c == 'f';
-		}
-		else if (strchr("vrpdqT", *c) == NULL)
+			*download = token[i] == 'f';
+		} else if (strchr("vrpdqT", token[i]) == NULL || token[i] == '\0')
 			return false;
 	}
 	return true;
 }
 
 /*
- * A path the remote shell takes literally: a quoted string without quotes
- * inside, or a word of characters no shell treats specially.
+ * Checks that word is one shell word the remote shell takes as a literal
+ * path: no command separators, redirections, substitutions or further
+ * words. Backslash escapes ("my\ file"), single quotes and double quotes
+ * without $ or ` are allowed, and so are bytes above 0x7f (UTF-8 names) and
+ * glob characters, which scp -f expands on purpose. A path that starts with
+ * '-' would be read as an option and is refused.
  */
 static bool
-scp_path_valid(const char *path)
+scp_path_word_valid(const char *word)
 {
-	static const char safe[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	    "0123456789._/~:@+,%=-";
-	size_t len = strlen(path), i;
+	const unsigned char *p = (const unsigned char *)word;
+	bool first = true;
 
-	if (len == 0 || path[0] == '-')
+	if (*p == '\0' || *p == '#')
 		return false;
-	if (path[0] == '\'') {
-		if (len < 3 || path[len - 1] != '\'')
+	while (*p != '\0') {
+		if (*p < 0x20 || *p == 0x7f)
 			return false;
-		for (i = 1; i < len - 1; i++) {
-			if (path[i] == '\'' || (unsigned char)path[i] < 0x20 || path[i] == 0x7f)
+		if (*p == '\\') {
+			if (p[1] == '\0' || p[1] < 0x20 || p[1] == 0x7f)
 				return false;
+			if (first && p[1] == '-')
+				return false;
+			p += 2;
+		} else if (*p == '\'') {
+			for (p++; *p != '\''; p++) {
+				if (*p == '\0' || *p < 0x20 || *p == 0x7f)
+					return false;
+				if (first && *p == '-')
+					return false;
+				first = false;
+			}
+			p++;
+		} else if (*p == '"') {
+			for (p++; *p != '"'; p++) {
+				if (*p == '\0' || *p < 0x20 || *p == 0x7f || *p == '$' || *p == '`')
+					return false;
+				if (*p == '\\' && p[1] != '\0')
+					p++;
+				if (first && *p == '-')
+					return false;
+				first = false;
+			}
+			p++;
+		} else if (strchr(" \t;&|<>()$`", *p) != NULL) {
+			return false;
+		} else {
+			if (first && *p == '-')
+				return false;
+			p++;
 		}
-		return true;
+		first = false;
 	}
-	return strspn(path, safe) == len;
+	return true;
 }
 
+/*
+ * True for scp as OpenSSH's scp starts it on the server: "scp", flags from
+ * -v -r -p -d -q -T with exactly one of -t (sink) and -f (source), an
+ * optional "--", then exactly one path as one shell word.
+ */
 bool
 bridge_exec_is_scp(const char *command, bool *download)
 {
-	char buf[SCP_COMMAND_MAX], *tokens[SCP_TOKENS_MAX];
-	int n, i, direction = 0;
+	const char *p = command, *end;
+	int direction = 0;
 
-	n = scp_tokenize(command, buf, sizeof(buf), tokens, SCP_TOKENS_MAX);
-	if (n < 3 || strcmp(tokens[0], "scp") != 0)
+	if (strlen(command) >= SCP_COMMAND_MAX || strncmp(p, "scp ", 4) != 0)
 		return false;
-	for (i = 1; i < n - 1; i++) {
-		if (strcmp(tokens[i], "--") == 0) {
-			i++;
+	p += 4;
+	for (;;) {
+		while (*p == ' ')
+			p++;
+		if (*p != '-')
+			break;
+		end = strchr(p, ' ');
+		if (end == NULL)
+			return false;	/* flags but no path */
+		if (end - p == 2 && p[1] == '-') {
+			p = end + 1;
+			while (*p == ' ')
+				p++;
 			break;
 		}
-		if (!scp_flags_valid(tokens[i], &direction, download))
+		if (!scp_flags_valid(p, (size_t)(end - p), &direction, download))
 			return false;
+		p = end;
 	}
-	/* Exactly one of -t (sink) and -f (source), then exactly one path. */
-	return direction == 1 && i == n - 1 && scp_path_valid(tokens[n - 1]);
+	return direction == 1 && scp_path_word_valid(p);
 }
 
 bool

@@ -287,15 +287,21 @@ pump_send_exit(struct kb_bridge *s)
 }
 
 /*
- * Sends EOF to the client once the upstream sent EOF and all it sent was
- * delivered. The exit status and CLOSE follow once the upstream reported it.
+ * Sends EOF to the client once the upstream sent EOF, reported how its
+ * command ended, and all it sent was delivered; the exit status and CLOSE
+ * follow at once. Holding EOF until the exit status is known matters for
+ * clients such as dbclient and paramiko that close the channel as soon as
+ * EOF arrives: the status would otherwise be lost for them and the record.
+ * The upstream adapter reports the exit once the server closed its channel,
+ * which scp and sftp-server do right after their EOF.
  */
 static int
 pump_finish(struct kb_bridge *s, bool drained)
 {
 	int r;
 
-	if (s->up_eof && drained && !s->client_eof_sent && s->from_upstream_len == 0) {
+	if (s->up_eof && s->exit_known && drained && !s->client_eof_sent &&
+	    s->from_upstream_len == 0) {
 		s->client_eof_sent = true;
 		if ((r = kb_conn_channel_send_eof(s->conn, s->chan)) != 0)
 			return r;

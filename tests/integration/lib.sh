@@ -28,6 +28,7 @@ KB_LEGACY_MACS=hmac-sha1,hmac-md5
 
 KB_PIDS=()
 KB_USERS=()
+KB_MOUNTS=()
 KB_TMP=
 KB_FAILED=0
 
@@ -74,11 +75,11 @@ kb_require() {
 	trap 'exit 1' INT TERM HUP
 }
 
-# Kills every process the test started, removes its accounts and its temp
-# folder. On failure the logs are printed first, because the temp folder
-# holding them goes away.
+# Kills every process the test started, unmounts what it mounted (KB_MOUNTS),
+# removes its accounts and its temp folder. On failure the logs are printed
+# first, because the temp folder holding them goes away.
 kb_cleanup() {
-	local status=$? pid user log
+	local status=$? pid user log mnt
 
 	for pid in "${KB_PIDS[@]}"; do
 		kill "$pid" 2>/dev/null || true
@@ -93,6 +94,9 @@ kb_cleanup() {
 			tail -n 40 "$log" | cut -c1-400
 		done
 	fi
+	for mnt in "${KB_MOUNTS[@]}"; do
+		umount "$mnt" 2>/dev/null || umount -l "$mnt" 2>/dev/null || true
+	done
 	for user in "${KB_USERS[@]}"; do
 		userdel -r -f "$user" >/dev/null 2>&1 || true
 	done
@@ -175,11 +179,16 @@ kb_make_account() {
 # (these are throwaway servers) and a 30 s limit. BatchMode=no comes first
 # because sftp -b adds BatchMode=yes, which would turn askpass off.
 kb_openssh() {
-	local prog=$1
+	kb_openssh_within 30 "$@"
+}
 
-	shift
+# kb_openssh with a limit of $1 seconds instead of 30, for long transfers.
+kb_openssh_within() {
+	local limit=$1 prog=$2
+
+	shift 2
 	SSH_ASKPASS="$KB_ASKPASS" SSH_ASKPASS_REQUIRE=force DISPLAY=none \
-	    timeout 30 "$prog" -F /dev/null \
+	    timeout "$limit" "$prog" -F /dev/null \
 	    -o UserKnownHostsFile=/dev/null -o StrictHostKeyChecking=no \
 	    -o GlobalKnownHostsFile=/dev/null \
 	    -o PreferredAuthentications=password,keyboard-interactive \
@@ -391,4 +400,205 @@ kb_wait_events() {
 		[ "$SECONDS" -ge "$deadline" ] && return 1
 		sleep 0.2
 	done
+}
+
+# --- Bridge mode ---------------------------------------------------------
+
+# Starts a bridge route from a free port to 127.0.0.1:$2 with a JSON log and
+# its own state folder (host keys, known_hosts); further arguments go to
+# `kexbridge run`. Sets KB_PORT, KB_LOG, KB_STATE and KB_PID.
+kb_start_bridge() {
+	local name=$1 upstream=$2
+
+	shift 2
+	KB_PORT=$(kb_free_port)
+	KB_LOG="$KB_TMP/$name.log"
+	KB_STATE="$KB_TMP/$name-state"
+	mkdir -p "$KB_STATE"
+	chmod 700 "$KB_STATE"
+	kb_start_kexbridge "$name" "$KB_PORT" --mode bridge \
+	    --listen "127.0.0.1:$KB_PORT" --upstream "127.0.0.1:$upstream" \
+	    --state-dir "$KB_STATE" --log-format json "$@"
+}
+
+# Waits up to 15 s for the log $1 to hold $2 session_record events and
+# prints the $2-th, or prints nothing and fails.
+kb_record_n() {
+	local log=$1 n=$2
+
+	kb_wait_events "$log" "$n" 15 session_record || return 1
+	kb_json select "$log" session_record | sed -n "${n}p"
+}
+
+# Prints the process ids below $1, children before grandchildren.
+kb_descendants() {
+	local child
+
+	for child in $(pgrep -P "$1" 2>/dev/null); do
+		printf '%s\n' "$child"
+		kb_descendants "$child"
+	done
+}
+
+# Samples VmRSS of process $1 every 50 ms until it exits or kb_rss_stop is
+# called, keeping the peak in kB in the file $2. Sets KB_RSS_PID.
+kb_rss_start() {
+	local pid=$1 out=$2
+
+	printf '0\n' >"$out"
+	(
+		peak=0
+		while [ -r "/proc/$pid/status" ]; do
+			while read -r key value _; do
+				if [ "$key" = VmRSS: ] && [ "$value" -gt "$peak" ]; then
+					peak=$value
+					printf '%s\n' "$peak" >"$out"
+				fi
+			done <"/proc/$pid/status" 2>/dev/null || true
+			sleep 0.05
+		done
+	) &
+	KB_RSS_PID=$!
+	KB_PIDS+=("$KB_RSS_PID")
+}
+
+# Stops the sampler started by kb_rss_start and prints the peak in kB.
+kb_rss_stop() {
+	kill "$KB_RSS_PID" 2>/dev/null || true
+	kb_wait_exit "$KB_RSS_PID" 5 || true
+	cat "$1"
+}
+
+# Mounts a tmpfs of size $2 (e.g. 2m) on the new folder $1, owned by $3, and
+# has kb_cleanup unmount it.
+kb_mount_tmpfs() {
+	mkdir -p "$1"
+	mount -t tmpfs -o "size=$2,mode=755" tmpfs "$1" || return 1
+	KB_MOUNTS+=("$1")
+	chown "$3" "$1"
+}
+
+# Checks that none of the files given contains the password of
+# kb_make_account (or the one in the file KB_SECRET_FILE when set). Only
+# file names are printed, never the password.
+kb_assert_no_password() {
+	local secret=${KB_SECRET_FILE:-$KB_PASSWORD_FILE} leaks
+
+	leaks=$(grep -lF -f "$secret" -- "$@" 2>/dev/null || true)
+	if [ -n "$leaks" ]; then
+		kb_fail "the password appears in: $(printf '%s ' "$leaks")"
+	else
+		kb_pass "the password appears in none of $# file(s)"
+	fi
+}
+
+# Writes $KB_TMP/dbclient-ssh.sh, a program for `scp -S` and `sftp -S` that
+# runs dbclient: it takes the OpenSSH options scp and sftp pass (-l, -p,
+# -oPort, -s; other -o and -x are dropped) and adds the dbclient options
+# given here. The password comes from DROPBEAR_PASSWORD, read from
+# KB_PASSWORD_FILE when the wrapper runs.
+kb_write_dbclient_wrapper() {
+	local extra
+
+	extra=$(printf '%q ' "$@")
+	cat >"$KB_TMP/dbclient-ssh.sh" <<WRAPPER
+#!/usr/bin/env bash
+args=(-y -y $extra)
+while [ \$# -gt 0 ]; do
+	case \$1 in
+	-l) args+=(-l "\$2"); shift ;;
+	-p) args+=(-p "\$2"); shift ;;
+	-s) args+=(-s) ;;
+	-oPort=*) args+=(-p "\${1#-oPort=}") ;;
+	-oPort\\ *) args+=(-p "\${1#-oPort }") ;;
+	-o) shift ;;
+	-o*|-x|-T|-a|-k|-q|-v) ;;
+	--) shift; break ;;
+	-*) echo "dbclient-ssh.sh: unexpected option \$1" >&2; exit 2 ;;
+	*) break ;;
+	esac
+	shift
+done
+DROPBEAR_PASSWORD=\$(cat $(printf '%q' "$KB_PASSWORD_FILE"))
+export DROPBEAR_PASSWORD
+HOME=$(printf '%q' "$KB_TMP") exec dbclient "\${args[@]}" "\$@"
+WRAPPER
+	chmod 700 "$KB_TMP/dbclient-ssh.sh"
+}
+
+# Checks one session_record JSON line $1 against expectations; $2 names the
+# session in the messages. Each further argument is one check:
+#   user=NAME  files_total=N  complete=yes (every listed file complete)
+#   exit=N     exit=nonzero: anything but 0; exit=ok: 0, or none sent
+#              because the client closed the channel first
+#   file=DIRECTION:NAME:BYTES  a listed file whose name is NAME or ends in
+#                              /NAME, with that many data bytes
+#   KEY.PATH=VALUE             a value as kb_json get prints it
+kb_assert_record() {
+	local record=$1 what=$2 out
+
+	shift 2
+	if [ -z "$record" ]; then
+		kb_fail "$what: no session_record"
+		return
+	fi
+	[ -f "$KB_TMP/kb_record.py" ] || cat >"$KB_TMP/kb_record.py" <<'PYEOF'
+import json
+import sys
+
+rec = json.loads(sys.argv[1])
+problems = []
+
+
+def lookup(obj, path):
+    for part in path.split("."):
+        obj = obj.get(part) if isinstance(obj, dict) else None
+    return obj
+
+
+def show(value):
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+for check in sys.argv[2:]:
+    key, _, want = check.partition("=")
+    if key == "user" and rec.get("user") != want:
+        problems.append("user is %r, expected %r" % (rec.get("user"), want))
+    elif key == "exit":
+        got = rec.get("exit_status")
+        if want == "nonzero":
+            bad = got == 0
+        elif want == "ok":
+            bad = got not in (0, None) or (got is None and rec.get("reason") != "channel_closed")
+        else:
+            bad = got != int(want)
+        if bad:
+            problems.append("exit_status is %s (reason %s), expected %s"
+                            % (show(got), rec.get("reason"), want))
+    elif key == "complete":
+        partial = [f.get("name") for f in rec.get("files", []) if not f.get("complete")]
+        if not rec.get("files") or partial:
+            problems.append("incomplete files %r in %s" % (partial, show(rec.get("files"))))
+    elif key == "files_total" and rec.get("files_total") != int(want):
+        problems.append("files_total is %s, expected %s" % (show(rec.get("files_total")), want))
+    elif key == "file":
+        direction, name, size = want.split(":", 2)
+        hits = [f for f in rec.get("files", [])
+                if f.get("direction") == direction
+                and (f.get("name") == name or f.get("name", "").endswith("/" + name))]
+        if not hits:
+            problems.append("no %s of %r in files %s" % (direction, name, show(rec.get("files"))))
+        elif not any(f.get("bytes") == int(size) for f in hits):
+            problems.append("%s of %r: bytes %s, expected %s"
+                            % (direction, name, [f.get("bytes") for f in hits], size))
+    elif key not in ("user", "exit", "files_total", "file", "complete") and show(lookup(rec, key)) != want:
+        problems.append("%s is %s, expected %s" % (key, show(lookup(rec, key)), want))
+print("; ".join(problems))
+sys.exit(1 if problems else 0)
+PYEOF
+	if out=$("$KB_PY" "$KB_TMP/kb_record.py" "$record" "$@" 2>&1); then
+		kb_pass "$what: session_record has $*"
+	else
+		kb_fail "$what: session_record: $out"
+	fi
 }
