@@ -6,8 +6,12 @@
 # reuses that build (KEXBRIDGE_BUILD_DIR picks another folder). It starts an
 # OpenSSH sshd that speaks only old algorithms. An scp restricted to the FI's
 # algorithms copies a file to it directly, then through
-# `kexbridge run --mode tap`, and `kexbridge probe` checks the server. Everything it starts, the throwaway account kbdemo and
-# its temp folder are removed when it exits, whatever the reason.
+# `kexbridge run --mode tap`, and `kexbridge probe` checks the server. Then
+# `kexbridge run --mode bridge` carries an SCP and an SFTP backup from the
+# same restricted client to that server, and the demo compares SHA-256 of
+# each file on both ends. Everything it starts, the throwaway account kbdemo
+# and its temp folder are removed when it exits, whatever the reason, and
+# any failure exits non-zero.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -17,6 +21,10 @@ demo_comment="kexbridge lab demo (removed when the demo exits)"
 pids=()
 tmp=
 user_created=no
+failed_command=
+# A signal trap can run while a function's output is redirected to a file
+# in $tmp, so cleanup reports on a copy of the original stderr.
+exec 3>&2
 
 # Headings are translated when the kexbridge catalog for $LANG is built.
 export TEXTDOMAIN=kexbridge
@@ -37,23 +45,51 @@ heading() {
 }
 note() { printf '   %s\n' "$*"; }
 
+# Succeeds while the process $1 runs. A child that exited but was not
+# waited for yet is a zombie, which kill -0 still finds.
+process_running() {
+	local state
+
+	state=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
+	[ "${state#Z}" = "$state" ]
+}
+
+# Stops the process $1: SIGTERM, then SIGKILL if it still runs after 5 s.
+stop_process() {
+	local deadline=$((SECONDS + 5))
+
+	kill "$1" 2>/dev/null || return 0
+	while process_running "$1" && [ "$SECONDS" -lt "$deadline" ]; do
+		sleep 0.1
+	done
+	kill -KILL "$1" 2>/dev/null || true
+	wait "$1" 2>/dev/null || true
+}
+
 cleanup() {
 	local status=$? pid
 
 	for pid in "${pids[@]}"; do
-		kill "$pid" 2>/dev/null || true
-	done
-	for pid in "${pids[@]}"; do
-		wait "$pid" 2>/dev/null || true
+		stop_process "$pid"
 	done
 	if [ "$user_created" = yes ]; then
 		userdel -r -f "$demo_user" >/dev/null 2>&1 || true
 	fi
 	[ -n "$tmp" ] && rm -rf "$tmp"
+	if [ "$status" -eq 130 ]; then
+		echo "lab-demo.sh: interrupted; sshd, kexbridge, the account and the temp folder were removed" >&3
+	elif [ "$status" -ne 0 ]; then
+		echo "lab-demo.sh: the demo FAILED with exit status $status${failed_command:+ at $failed_command}; sshd, kexbridge, the account and the temp folder were removed" >&3
+	fi
 	exit "$status"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
+# Remembers which command stopped the demo under set -e. A helper that
+# fails has printed its own message before "return 1", so that return is
+# not recorded. BASH_COMMAND is the unexpanded source text, so no password
+# reaches the message.
+trap '[ "${BASH_COMMAND%% *}" = return ] || failed_command="line $LINENO ($BASH_COMMAND)"' ERR
 
 free_port() {
 	/usr/bin/python3 -c 'import socket
@@ -166,15 +202,21 @@ fi_opts=(-o "KexAlgorithms=diffie-hellman-group-exchange-sha256,diffie-hellman-g
     -o "Ciphers=aes128-ctr,aes192-ctr,aes256-ctr"
     -o "MACs=hmac-sha2-256,hmac-sha2-512")
 head -c 65536 /dev/urandom >"$tmp/ucs-backup.tgz"
+fi_client_opts=(-F /dev/null "${fi_opts[@]}"
+    -o UserKnownHostsFile=/dev/null -o StrictHostKeyChecking=no
+    -o PreferredAuthentications=password -o ConnectTimeout=10)
+
+# Runs an OpenSSH client command as the FI would: the password comes from
+# askpass, stdin is empty, and the command gets at most 60 s.
+as_fi() {
+	SSH_ASKPASS="$tmp/askpass" SSH_ASKPASS_REQUIRE=force DISPLAY=none \
+	    timeout 60 "$@" </dev/null
+}
 
 # Copies the backup file to port $1 as the FI would; stderr to $2.
 fi_scp() {
-	SSH_ASKPASS="$tmp/askpass" SSH_ASKPASS_REQUIRE=force DISPLAY=none \
-	    timeout 30 scp -F /dev/null "${fi_opts[@]}" \
-	    -o UserKnownHostsFile=/dev/null -o StrictHostKeyChecking=no \
-	    -o PreferredAuthentications=password -o ConnectTimeout=10 \
-	    -P "$1" "$tmp/ucs-backup.tgz" "$demo_user@127.0.0.1:ucs-backup.tgz" \
-	    </dev/null 2>"$2"
+	as_fi scp "${fi_client_opts[@]}" -P "$1" \
+	    "$tmp/ucs-backup.tgz" "$demo_user@127.0.0.1:ucs-backup.tgz" 2>"$2"
 }
 
 # Step 2: the direct copy fails.
@@ -212,10 +254,109 @@ probe_status=0
 sed 's/^/     | /' "$tmp/probe.out"
 note "$(translate "probe exit status:") $probe_status  (0 $(translate "all profiles agree"), 1 $(translate "a profile fails"), 2 $(translate "error"))"
 
-# Step 5: bridge mode.
-# TODO: once `--mode bridge` exists, start it here between the same scp and
-# sshd, copy the file through it and compare SHA-256 on both ends.
-heading "5. $(translate "Bridging the copy (bridge mode): not available yet")"
-note "$(translate "A later version copies the file through kexbridge --mode bridge here.")"
+# Step 5: a bridge route in front of the same sshd.
+heading "5. $(translate "Starting kexbridge in bridge mode")"
+bridge_port=$(free_port)
+mkdir -m 700 "$tmp/bridge-state"
+"$kexbridge" run --listen "127.0.0.1:$bridge_port" --upstream "127.0.0.1:$server_port" \
+    --mode bridge --state-dir "$tmp/bridge-state" --hostkey-policy accept-new \
+    --log-format text 2>"$tmp/bridge.log" &
+pids+=("$!")
+if ! wait_port "$bridge_port"; then
+	sed 's/^/     | /' "$tmp/bridge.log"
+	echo "lab-demo.sh: kexbridge in bridge mode did not start; its log is above" >&2
+	exit 1
+fi
+note "kexbridge run --listen 127.0.0.1:$bridge_port --upstream 127.0.0.1:$server_port --mode bridge"
+note "    --state-dir $tmp/bridge-state --hostkey-policy accept-new"
+note "$(translate "The FI negotiates modern algorithms with kexbridge, and kexbridge logs in to the server with legacy ones.")"
+note "$(translate "kexbridge passes the FI's password on to the server and never logs it.")"
+home=$(getent passwd "$demo_user" | cut -d: -f6)
+
+# Prints the client's exit status $2 and its output file $3; fails the demo
+# unless the status is 0. $1 names the client.
+check_client() {
+	note "$1 $(translate "exit status:") $2"
+	if [ -s "$3" ]; then
+		sed 's/^/     | /' "$3"
+	fi
+	if [ "$2" -ne 0 ]; then
+		sed 's/^/     | /' "$tmp/bridge.log"
+		echo "lab-demo.sh: $1 through the bridge exited with status $2; the kexbridge log is above" >&2
+		return 1
+	fi
+}
+
+# Prints size and SHA-256 of the source $1 and of its copy $2 on the server,
+# one above the other. Fails the demo when they differ.
+compare_copies() {
+	local src_sum dst_sum
+
+	if [ ! -f "$2" ]; then
+		echo "lab-demo.sh: $2 is missing on the server after the copy" >&2
+		return 1
+	fi
+	src_sum=$(sha256sum <"$1" | cut -d' ' -f1)
+	dst_sum=$(sha256sum <"$2" | cut -d' ' -f1)
+	note "$(translate "source:") $(stat -c %s "$1") $(translate "bytes"), SHA-256 $src_sum  $1"
+	note "$(translate "server:") $(stat -c %s "$2") $(translate "bytes"), SHA-256 $dst_sum  $2"
+	if [ "$src_sum" != "$dst_sum" ]; then
+		echo "lab-demo.sh: MISMATCH: the SHA-256 of $2 on the server differs from its source $1" >&2
+		return 1
+	fi
+	note "=> $(translate "equal")"
+}
+
+# Prints the session record of the copy of file $1: the log line that
+# contains the user, the upstream and the file name. Matching these values
+# rather than words keeps this working when the log is translated.
+# kexbridge logs the record when the session closes, which can be a moment
+# after the client exits, so this waits up to 10 s.
+show_session_record() {
+	local deadline=$((SECONDS + 10)) line=
+
+	while [ -z "$line" ]; do
+		line=$(grep -F "$demo_user" "$tmp/bridge.log" | grep -F "127.0.0.1:$server_port" |
+		    grep -F "$1" | tail -n 1) || true
+		if [ -z "$line" ] && [ "$SECONDS" -ge "$deadline" ]; then
+			sed 's/^/     | /' "$tmp/bridge.log"
+			echo "lab-demo.sh: timed out after 10 s waiting for the session record of $1 in the kexbridge log above" >&2
+			return 1
+		fi
+		[ -n "$line" ] || sleep 0.1
+	done
+	note "$(translate "kexbridge session record (client side: FI, upstream side: server):")"
+	printf '%s\n' "$line" | sed 's/^/     | /'
+}
+
+# Step 6: an SCP backup, as the FI runs it with protocol scp.
+heading "6. $(translate "SCP backup through the bridge (scp -O)")"
+head -c $((4 * 1024 * 1024)) /dev/urandom >"$tmp/ucs-backup-scp.tgz"
+rm -f "$home/ucs-backup-scp.tgz"
+note "scp -O -o KexAlgorithms=... -P $bridge_port ucs-backup-scp.tgz $demo_user@127.0.0.1:"
+scp_status=0
+as_fi scp -O "${fi_client_opts[@]}" -o LogLevel=ERROR -P "$bridge_port" \
+    "$tmp/ucs-backup-scp.tgz" "$demo_user@127.0.0.1:ucs-backup-scp.tgz" \
+    >"$tmp/scp.out" 2>&1 || scp_status=$?
+check_client scp "$scp_status" "$tmp/scp.out"
+compare_copies "$tmp/ucs-backup-scp.tgz" "$home/ucs-backup-scp.tgz"
+show_session_record ucs-backup-scp.tgz
+
+# Step 7: an SFTP backup, as the FI runs it with protocol sftp. sftp -b
+# sets BatchMode, which disables password prompts. The -o BatchMode=no
+# placed before -b wins, because ssh uses the first value it obtains for
+# an option (ssh_config(5)).
+heading "7. $(translate "SFTP backup through the bridge (sftp -b)")"
+head -c $((3 * 1024 * 1024)) /dev/urandom >"$tmp/ucs-backup-sftp.tgz"
+rm -f "$home/ucs-backup-sftp.tgz"
+printf 'put %s ucs-backup-sftp.tgz\n' "$tmp/ucs-backup-sftp.tgz" >"$tmp/sftp.batch"
+note "sftp -o KexAlgorithms=... -b sftp.batch -P $bridge_port $demo_user@127.0.0.1"
+sftp_status=0
+as_fi sftp "${fi_client_opts[@]}" -o LogLevel=ERROR -o BatchMode=no \
+    -b "$tmp/sftp.batch" -P "$bridge_port" "$demo_user@127.0.0.1" \
+    >"$tmp/sftp.out" 2>&1 || sftp_status=$?
+check_client sftp "$sftp_status" "$tmp/sftp.out"
+compare_copies "$tmp/ucs-backup-sftp.tgz" "$home/ucs-backup-sftp.tgz"
+show_session_record ucs-backup-sftp.tgz
 
 heading "$(translate "Done. Cleaning up: sshd, kexbridge, the account and the temp folder are removed.")"
