@@ -2,7 +2,9 @@
  * The daemon's configuration: global log settings and a list of routes, each
  * a listener and the upstream it leads to.
  *
- * INI file format (inih; ';' or '#' starts a comment):
+ * INI file format (inih; ';' or '#' starts a comment). Lines may be
+ * indented. A value ends at the end of its line: an indented line is a key
+ * line of its own, never a continuation of the value above.
  *
  *   [global]
  *   log_format = text              text or json
@@ -91,6 +93,9 @@ struct kb_route {
 	size_t buffer_limit;		/* bytes per direction */
 	unsigned int max_sessions;
 	unsigned int line;	/* line of the section header; 0 for options */
+	unsigned int listen_line;	/* line of the listen key; 0 for options */
+	unsigned int upstream_line;	/* line of the upstream key; 0 for options */
+	char *upstream_addr;	/* NULL until kb_conf_resolve_upstreams() */
 
 	/* Bridge mode. Lists are NULL when not set. */
 	char **hostkeys;		/* private key files */
@@ -171,6 +176,15 @@ int kb_conf_global_set(struct kb_conf *conf, const char *key, const char *value,
  */
 int kb_conf_finish(struct kb_conf *conf, const char *path, char *err, size_t errlen);
 
+/*
+ * Resolves every route's upstream with getaddrinfo(3), as the relay does at
+ * start-up, and stores the address in upstream_addr. Blocks while names are
+ * looked up. On error writes "path:LINE: what is wrong" naming the upstream
+ * key's line and returns KB_ERR_NOT_FOUND or KB_ERR_INVALID_ARGUMENT.
+ */
+int kb_conf_resolve_upstreams(struct kb_conf *conf, const char *path, char *err,
+    size_t errlen);
+
 /* The state directory in effect. */
 const char *kb_conf_state_dir(const struct kb_conf *conf);
 
@@ -178,7 +192,11 @@ const char *kb_conf_state_dir(const struct kb_conf *conf);
 int kb_conf_mode_from_str(const char *str);
 const char *kb_conf_mode_str(enum kb_route_mode mode);
 
-/* Writes the effective settings in the INI format above. */
+/*
+ * Writes the effective settings in the INI format above. The upstream always
+ * shows its port and, after kb_conf_resolve_upstreams(), is followed by the
+ * resolved address in parentheses: "upstream = localhost:22 (127.0.0.1:22)".
+ */
 void kb_conf_print(FILE *out, const struct kb_conf *conf);
 
 #endif

@@ -250,24 +250,6 @@ run_build_conf(const struct run_options *opt, struct kb_conf *conf, char *err, s
 	return 0;
 }
 
-/* For -t: resolves every upstream now, as the relay would at start-up. */
-static int
-run_check_upstreams(const struct kb_conf *conf, char *err, size_t errlen)
-{
-	struct kb_net_addr addr;
-	char why[256];
-	size_t i;
-
-	for (i = 0; i < conf->route_count; i++) {
-		if (kb_net_parse(conf->routes[i].upstream, "22", false, &addr, why,
-		    sizeof(why)) != 0) {
-			snprintf(err, errlen, _("route %s: %s"), conf->routes[i].name, why);
-			return KB_ERR_NOT_FOUND;
-		}
-	}
-	return 0;
-}
-
 static void
 run_signal_cb(evutil_socket_t sig, short what, void *arg)
 {
@@ -344,7 +326,9 @@ cmd_run(int argc, char **argv)
 		kb_conf_free(&conf);
 		return KB_EXIT_ERROR;
 	}
-	if (opt.check_only && run_check_upstreams(&conf, err, sizeof(err)) != 0) {
+	/* For -t: resolve every upstream now, as the relay would at start-up. */
+	if (opt.check_only &&
+	    kb_conf_resolve_upstreams(&conf, opt.file, err, sizeof(err)) != 0) {
 		fprintf(stderr, "kexbridge: %s\n", err);
 		kb_conf_free(&conf);
 		return KB_EXIT_ERROR;

@@ -79,12 +79,49 @@ target_copy(char *dst, size_t dstlen, const char *src, size_t len)
 	return KB_OK;
 }
 
+/* Checks an IPv6 address as inet_pton(3) does, a "%zone" suffix allowed. */
+static bool
+target_is_ipv6(const char *str, size_t len)
+{
+	char addr[INET6_ADDRSTRLEN];
+	struct in6_addr in6;
+	const char *zone = memchr(str, '%', len);
+
+	if (zone != NULL)
+		len = (size_t)(zone - str);
+	if (len >= sizeof(addr))
+		return false;
+	memcpy(addr, str, len);
+	addr[len] = '\0';
+	return inet_pton(AF_INET6, addr, &in6) == 1;
+}
+
+/*
+ * Checks whether an unbracketed "ADDR:PORT" was probably meant: the last
+ * group is a port of two or more decimal digits and the text before it is an
+ * IPv6 address, as in "::1:2222". A single digit is more likely an address
+ * group, as in "::1".
+ */
+static bool
+target_port_meant(const char *arg)
+{
+	const char *last = strrchr(arg, ':') + 1;
+	size_t len = strlen(last);
+
+	if (len < 2 || len > 5 || strspn(last, "0123456789") != len ||
+	    atoi(last) < 1 || atoi(last) > 65535)
+		return false;
+	return target_is_ipv6(arg, (size_t)(last - 1 - arg));
+}
+
 int
 probe_target_parse(const char *arg, const char *default_port,
     struct probe_target *target)
 {
+	static const char hint[] = N_("write [ADDR]:PORT for an IPv6 address with a port");
 	const char *host = arg, *port = default_port, *colon, *close;
 	size_t hostlen;
+	bool valid;
 	int r;
 
 	memset(target, 0, sizeof(*target));
@@ -103,8 +140,23 @@ probe_target_parse(const char *arg, const char *default_port,
 		/* Exactly one colon: "host:port". */
 		hostlen = (size_t)(colon - arg);
 		port = colon + 1;
+	} else if (colon != NULL) {
+		/*
+		 * Several colons and no brackets: only a whole IPv6 address, which
+		 * takes the default port. Say how to write a port the user may have
+		 * meant, because "::1:2222" is itself a valid address.
+		 */
+		hostlen = strlen(arg);
+		valid = target_is_ipv6(arg, hostlen);
+		if (target_port_meant(arg) && valid)
+			fprintf(stderr, _("kexbridge: '%s' is read as an IPv6 address on port %s; "
+			    "%s\n"), arg, default_port, _(hint));
+		else if (target_port_meant(arg))
+			fprintf(stderr, "kexbridge: %s\n", _(hint));
+		if (!valid)
+			return KB_ERR_INVALID_ARGUMENT;
 	} else {
-		/* No colon, or several: a name or a bare IPv6 address. */
+		/* No colon: a host name or an IPv4 address. */
 		hostlen = strlen(arg);
 	}
 

@@ -5,6 +5,8 @@
  * so the reader callback counts lines itself. It also picks up the section
  * headers, because inih calls the handler only for keys and an empty
  * [route NAME] section must still be reported as missing its listen address.
+ * It removes each line's indentation, because inih takes an indented line as
+ * the continuation of the previous value and operators indent their files.
  */
 #include "config.h"
 
@@ -199,21 +201,24 @@ conf_enter_section(struct conf_parser *p, const char *header)
 	p->route->line = p->line;
 }
 
-/* inih's line reader: fgets that counts lines and spots section headers. */
+/*
+ * inih's line reader: fgets that counts lines, removes indentation and spots
+ * section headers.
+ */
 static char *
 conf_read_line(char *str, int num, void *stream)
 {
 	struct conf_parser *p = stream;
-	const char *s;
+	size_t indent;
 
 	if (fgets(str, num, p->file) == NULL)
 		return NULL;
 	if (p->at_line_start) {
 		p->line++;
-		for (s = str; *s == ' ' || *s == '\t'; s++)
-			;
-		if (*s == '[')
-			conf_enter_section(p, s + 1);
+		indent = strspn(str, " \t");
+		memmove(str, str + indent, strlen(str + indent) + 1);
+		if (str[0] == '[')
+			conf_enter_section(p, str + 1);
 	}
 	p->at_line_start = strchr(str, '\n') != NULL;
 	return str;
@@ -565,10 +570,12 @@ conf_route_key_common(struct conf_parser *p, enum conf_route_key key, const char
 
 	switch (key) {
 	case KEY_LISTEN:
-		conf_set_string(p, &r->listen, value);
+		if (conf_set_string(p, &r->listen, value))
+			r->listen_line = p->line;
 		break;
 	case KEY_UPSTREAM:
-		conf_set_string(p, &r->upstream, value);
+		if (conf_set_string(p, &r->upstream, value))
+			r->upstream_line = p->line;
 		break;
 	case KEY_MODE:
 		conf_set_mode(p, value);
@@ -855,6 +862,7 @@ conf_route_free(struct kb_route *r)
 	free(r->name);
 	free(r->listen);
 	free(r->upstream);
+	free(r->upstream_addr);
 	conf_strv_free(r->hostkeys);
 	free(r->known_hosts);
 	for (cat = 0; cat < KB_UP_ALG_COUNT; cat++)
@@ -940,10 +948,13 @@ kb_conf_add_route(struct kb_conf *conf, const char *name, const char *listen,
 	return 0;
 }
 
-/* Writes "path:LINE: " (or nothing without a path) and the message. */
+/*
+ * Writes "path:LINE: " (or "path: " when line is 0, nothing without a path)
+ * and the message.
+ */
 static int __attribute__((format(printf, 5, 6)))
-conf_check_fail(const char *path, const struct kb_route *route, char *err,
-    size_t errlen, const char *fmt, ...)
+conf_check_fail(const char *path, unsigned int line, char *err, size_t errlen,
+    const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
@@ -951,8 +962,8 @@ conf_check_fail(const char *path, const struct kb_route *route, char *err,
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (path != NULL && route != NULL)
-		snprintf(err, errlen, "%s:%u: %s", path, route->line, msg);
+	if (path != NULL && line != 0)
+		snprintf(err, errlen, "%s:%u: %s", path, line, msg);
 	else if (path != NULL)
 		snprintf(err, errlen, "%s: %s", path, msg);
 	else
@@ -960,37 +971,70 @@ conf_check_fail(const char *path, const struct kb_route *route, char *err,
 	return KB_ERR_CONFIG_INVALID;
 }
 
-/* Checks one route's addresses; writes its listen address in canonical form. */
+/* The line of a route's key, or of its section when the key has none. */
+static unsigned int
+conf_key_line(const struct kb_route *r, unsigned int key_line)
+{
+	return key_line != 0 ? key_line : r->line;
+}
+
+/*
+ * Checks a listen address. kb_net_split() reports a missing port as
+ * "expected HOST:PORT", which is wrong for a numeric-only listen address,
+ * so that case gets its own message.
+ */
+static int
+conf_check_listen(const struct kb_route *r, const char *path, struct kb_net_addr *addr,
+    char *err, size_t errlen)
+{
+	char host[KB_NET_HOST_MAX], port[KB_NET_PORT_MAX], why[256];
+	unsigned int line = conf_key_line(r, r->listen_line);
+
+	if (kb_net_split(r->listen, NULL, host, port, why, sizeof(why)) != 0) {
+		if (kb_net_split(r->listen, "22", host, port, why, sizeof(why)) == 0)
+			return conf_check_fail(path, line, err, errlen,
+			    _("missing port in listen address '%s' in [route %s]; expected "
+			    "ADDR:PORT or [IPv6]:PORT"), r->listen, r->name);
+		return conf_check_fail(path, line, err, errlen,
+		    _("invalid listen address '%s' in [route %s]: %s"), r->listen, r->name,
+		    why);
+	}
+	if (kb_net_resolve(host, port, true, addr, why, sizeof(why)) != 0)
+		return conf_check_fail(path, line, err, errlen,
+		    _("invalid listen address '%s' in [route %s]: %s; expected ADDR:PORT "
+		    "or [IPv6]:PORT"), r->listen, r->name, why);
+	return 0;
+}
+
+/* Checks one route's settings; writes its listen address in canonical form. */
 static int
 conf_check_route(const struct kb_route *r, const char *path, char *canon,
     size_t canonlen, char *err, size_t errlen)
 {
 	char host[KB_NET_HOST_MAX], port[KB_NET_PORT_MAX], why[256];
 	struct kb_net_addr addr;
+	int rc;
 
 	if (r->listen == NULL)
-		return conf_check_fail(path, r, err, errlen,
+		return conf_check_fail(path, r->line, err, errlen,
 		    _("[route %s] has no listen address; add 'listen = ADDR:PORT'"), r->name);
 	if (r->upstream == NULL)
-		return conf_check_fail(path, r, err, errlen,
+		return conf_check_fail(path, r->line, err, errlen,
 		    _("[route %s] has no upstream; add 'upstream = HOST:PORT'"), r->name);
-	if (kb_net_parse(r->listen, NULL, true, &addr, why, sizeof(why)) != 0)
-		return conf_check_fail(path, r, err, errlen,
-		    _("invalid listen address '%s' in [route %s]: %s; expected ADDR:PORT "
-		    "or [IPv6]:PORT"), r->listen, r->name, why);
+	if ((rc = conf_check_listen(r, path, &addr, err, errlen)) != 0)
+		return rc;
 	if (kb_net_split(r->upstream, "22", host, port, why, sizeof(why)) != 0)
-		return conf_check_fail(path, r, err, errlen,
-		    _("invalid upstream '%s' in [route %s]: %s; expected HOST:PORT or "
-		    "[IPv6]:PORT"), r->upstream, r->name, why);
+		return conf_check_fail(path, conf_key_line(r, r->upstream_line), err, errlen,
+		    _("invalid upstream '%s' in [route %s]: %s"), r->upstream, r->name, why);
 	if (r->mode == KB_MODE_AUTO)
-		return conf_check_fail(path, r, err, errlen,
+		return conf_check_fail(path, r->line, err, errlen,
 		    _("mode '%s' in [route %s] is not available in this version; "
 		    "use tap or bridge"), kb_conf_mode_str(r->mode), r->name);
 	if (r->mode == KB_MODE_BRIDGE && !r->auth_password && !r->auth_kbdint)
-		return conf_check_fail(path, r, err, errlen,
+		return conf_check_fail(path, r->line, err, errlen,
 		    _("[route %s] allows no authentication method; set auth_methods"), r->name);
 	if (r->mode == KB_MODE_BRIDGE && r->window_size > r->session_memory_limit / 2)
-		return conf_check_fail(path, r, err, errlen,
+		return conf_check_fail(path, r->line, err, errlen,
 		    _("window_size (%u) in [route %s] must be at most half of "
 		    "session_memory_limit (%zu)"), (unsigned int)r->window_size, r->name,
 		    r->session_memory_limit);
@@ -1002,34 +1046,64 @@ int
 kb_conf_check(const struct kb_conf *conf, const char *path, char *err, size_t errlen)
 {
 	char (*canon)[KB_NET_ADDRSTR_MAX] = NULL;
+	const struct kb_route *ri, *rj;
 	size_t i, j;
 	int r = 0;
 
 	if (conf->route_count == 0)
-		return conf_check_fail(path, NULL, err, errlen,
+		return conf_check_fail(path, 0, err, errlen,
 		    _("no route configured; add a [route NAME] section with listen and upstream"));
 	if ((canon = calloc(conf->route_count, sizeof(*canon))) == NULL) {
 		snprintf(err, errlen, "%s", _("out of memory"));
 		return KB_ERR_ALLOC_FAIL;
 	}
 	for (i = 0; i < conf->route_count; i++) {
-		r = conf_check_route(&conf->routes[i], path, canon[i], sizeof(canon[i]),
-		    err, errlen);
+		ri = &conf->routes[i];
+		r = conf_check_route(ri, path, canon[i], sizeof(canon[i]), err, errlen);
 		if (r != 0)
 			goto out;
 		for (j = 0; j < i; j++) {
 			if (strcmp(canon[i], canon[j]) != 0)
 				continue;
-			r = conf_check_fail(path, &conf->routes[i], err, errlen,
+			rj = &conf->routes[j];
+			r = conf_check_fail(path, conf_key_line(ri, ri->listen_line), err, errlen,
 			    _("duplicate listen address %s in [route %s]; [route %s] "
-			    "already listens there"), canon[i], conf->routes[i].name,
-			    conf->routes[j].name);
+			    "already listens there (line %u)"), canon[i], ri->name, rj->name,
+			    conf_key_line(rj, rj->listen_line));
 			goto out;
 		}
 	}
  out:
 	free(canon);
 	return r;
+}
+
+int
+kb_conf_resolve_upstreams(struct kb_conf *conf, const char *path, char *err,
+    size_t errlen)
+{
+	char why[256], addr_str[KB_NET_ADDRSTR_MAX];
+	struct kb_net_addr addr;
+	struct kb_route *r;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < conf->route_count; i++) {
+		r = &conf->routes[i];
+		if ((rc = kb_net_parse(r->upstream, "22", false, &addr, why, sizeof(why))) != 0) {
+			conf_check_fail(path, conf_key_line(r, r->upstream_line), err, errlen,
+			    _("invalid upstream '%s' in [route %s]: %s"), r->upstream, r->name,
+			    why);
+			return rc;
+		}
+		kb_net_format((struct sockaddr *)&addr.ss, addr.len, addr_str, sizeof(addr_str));
+		free(r->upstream_addr);
+		if ((r->upstream_addr = strdup(addr_str)) == NULL) {
+			snprintf(err, errlen, "%s", _("out of memory"));
+			return KB_ERR_ALLOC_FAIL;
+		}
+	}
+	return 0;
 }
 
 const char *
@@ -1046,7 +1120,7 @@ static int
 conf_resolve_upstream(struct kb_route *r, const char *path, char *err, size_t errlen)
 {
 	const char *spec[KB_UP_ALG_COUNT];
-	struct kb_route blame = *r;
+	unsigned int line = r->line;
 	char why[512];
 	const char *cat_name;
 	size_t n;
@@ -1063,9 +1137,9 @@ conf_resolve_upstream(struct kb_route *r, const char *path, char *err, size_t er
 		n = strlen(cat_name);
 		if (strncmp(why, cat_name, n) == 0 && why[n] == ':' &&
 		    r->upstream_spec_line[cat] != 0)
-			blame.line = r->upstream_spec_line[cat];
+			line = r->upstream_spec_line[cat];
 	}
-	conf_check_fail(path, &blame, err, errlen,
+	conf_check_fail(path, line, err, errlen,
 	    _("invalid upstream algorithm list in [route %s]: %s"), r->name, why);
 	return rc;
 }
@@ -1176,6 +1250,23 @@ conf_print_bridge(FILE *out, const struct kb_route *r)
 	fprintf(out, "upstream_auth_timeout = %u\n", r->upstream_auth_timeout);
 }
 
+/* Writes "upstream = HOST:PORT", the default port filled in, and the address. */
+static void
+conf_print_upstream(FILE *out, const struct kb_route *r)
+{
+	char host[KB_NET_HOST_MAX], port[KB_NET_PORT_MAX], why[256];
+
+	if (kb_net_split(r->upstream, "22", host, port, why, sizeof(why)) != 0)
+		fprintf(out, "upstream = %s", r->upstream);
+	else if (strchr(host, ':') != NULL)
+		fprintf(out, "upstream = [%s]:%s", host, port);
+	else
+		fprintf(out, "upstream = %s:%s", host, port);
+	if (r->upstream_addr != NULL)
+		fprintf(out, " (%s)", r->upstream_addr);
+	fprintf(out, "\n");
+}
+
 void
 kb_conf_print(FILE *out, const struct kb_conf *conf)
 {
@@ -1192,7 +1283,7 @@ kb_conf_print(FILE *out, const struct kb_conf *conf)
 		r = &conf->routes[i];
 		fprintf(out, "\n[route %s]\n", r->name);
 		fprintf(out, "listen = %s\n", r->listen);
-		fprintf(out, "upstream = %s\n", r->upstream);
+		conf_print_upstream(out, r);
 		fprintf(out, "mode = %s\n", kb_conf_mode_str(r->mode));
 		fprintf(out, "connect_timeout = %u\n", r->connect_timeout);
 		fprintf(out, "handshake_timeout = %u\n", r->handshake_timeout);

@@ -40,6 +40,8 @@
  * NOTE: a fixed value; a route setting would be better if peers need longer.
  */
 #define SESSION_DRAIN_TIMEOUT	30
+/* Bytes kept from the start of each direction to show a peer that is not SSH. */
+#define SESSION_HEAD_MAX	80
 
 struct session_side {
 	struct bufferevent *bev;
@@ -49,6 +51,8 @@ struct session_side {
 	bool paused;		/* reading stopped until the other side drains */
 	bool failed;		/* a socket error: nothing more can be written */
 	bool disconnect_logged;
+	char head[SESSION_HEAD_MAX];	/* the first bytes this side sent */
+	size_t head_len;
 };
 
 struct kb_session {
@@ -130,6 +134,39 @@ session_log_end(struct kb_session *s, const char *closed_by, const char *reason)
 	kb_log_event(KB_LOG_INFO, s->id, json, text);
 }
 
+/*
+ * Logs a side that sent bytes but no identification line (RFC 4253 section
+ * 4.2) before the session ended, such as an HTTP server as the upstream.
+ * A server that is not SSH is a configuration mistake, so it logs at warn.
+ */
+static void
+session_log_no_version(struct kb_session *s, struct session_side *side)
+{
+	struct kb_json *json;
+	uint64_t bytes = kb_sniffer_offset(side->sniffer);
+	char line[4 * SESSION_HEAD_MAX + 1], text[512];
+	size_t len;
+
+	if (kb_sniffer_state(side->sniffer) != KB_SNIFF_VERSION || bytes == 0)
+		return;
+	for (len = 0; len < side->head_len; len++) {
+		if (side->head[len] == '\r' || side->head[len] == '\n')
+			break;
+	}
+	kb_log_escape(line, sizeof(line), side->head, len);
+	if ((json = kb_json_new()) != NULL) {
+		kb_json_str(json, "event", "protocol_error");
+		kb_json_str(json, "side", side->name);
+		kb_json_str(json, "error", "no_identification_line");
+		kb_json_uint(json, "bytes", bytes);
+		kb_json_str(json, "first_line", line);
+	}
+	snprintf(text, sizeof(text),
+	    _("%s sent no SSH identification line (%llu bytes, first line: \"%s\")"),
+	    side->name, (unsigned long long)bytes, line);
+	kb_log_event(side == &s->server ? KB_LOG_WARN : KB_LOG_INFO, s->id, json, text);
+}
+
 static void
 session_side_free(struct session_side *side)
 {
@@ -143,6 +180,8 @@ session_side_free(struct session_side *side)
 void
 kb_session_close(struct kb_session *s, const char *closed_by, const char *reason)
 {
+	session_log_no_version(s, &s->client);
+	session_log_no_version(s, &s->server);
 	session_log_end(s, closed_by, reason);
 	TAILQ_REMOVE(&s->ctx->sessions, s, entry);
 	s->ctx->session_count--;
@@ -287,9 +326,23 @@ session_sniffing(const struct session_side *side)
 	return st == KB_SNIFF_VERSION || st == KB_SNIFF_KEXINIT;
 }
 
+/* Keeps the first bytes a side sends, for session_log_no_version(). */
+static void
+session_keep_head(struct session_side *side, const void *data, size_t len)
+{
+	size_t room = sizeof(side->head) - 1 - side->head_len;
+
+	if (len > room)
+		len = room;
+	memcpy(side->head + side->head_len, data, len);
+	side->head_len += len;
+	side->head[side->head_len] = '\0';
+}
+
 /*
- * Feeds the bytes waiting in src to side's sniffer without copying them.
- * Returns -1 when the input was malformed and the session is gone.
+ * Feeds the bytes waiting in src to side's sniffer, copying only the first
+ * few into side->head. Returns -1 when the input was malformed and the
+ * session is gone.
  */
 static int
 session_sniff(struct kb_session *s, struct session_side *side, struct evbuffer *src)
@@ -307,6 +360,7 @@ session_sniff(struct kb_session *s, struct session_side *side, struct evbuffer *
 			break;
 		for (i = 0; i < n && i < 8 && r == 0 && done < total; i++) {
 			len = vec[i].iov_len < total - done ? vec[i].iov_len : total - done;
+			session_keep_head(side, vec[i].iov_base, len);
 			r = kb_sniffer_feed(side->sniffer, vec[i].iov_base, len);
 			done += len;
 		}
@@ -443,7 +497,7 @@ session_connect_failed(struct kb_session *s, const char *cause)
 	}
 	snprintf(text, sizeof(text), _("connecting to upstream %s failed: %s; closing the client"),
 	    s->ctx->upstream_str, cause);
-	kb_log_event(KB_LOG_INFO, s->id, json, text);
+	kb_log_event(KB_LOG_WARN, s->id, json, text);
 }
 
 /*

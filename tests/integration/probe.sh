@@ -93,4 +93,38 @@ probe "127.0.0.1:$http_port"
 kb_assert_eq "$status" 2 "probe of a non-SSH listener exits 2"
 kb_say "non-SSH listener: $(printf '%s' "$out" | head -n 2)"
 
+# An IPv6 address without brackets is one address on port 22. "::1:2222" is
+# such an address (not loopback), so probe must say how to write a port, and
+# it runs in a new network namespace where no packet can leave.
+hint='write \[ADDR\]:PORT for an IPv6 address with a port'
+if unshare -n true 2>/dev/null; then
+	status=0
+	out=$(timeout 30 unshare -n "$KEXBRIDGE" probe --timeout 5 ::1:2222 2>&1) || status=$?
+	kb_say "::1:2222: $(printf '%s' "$out" | head -n 2)"
+	kb_assert_eq "$status" 2 "probe of ::1:2222 in an empty namespace exits 2"
+	kb_assert_match "$out" "'::1:2222' is read as an IPv6 address on port 22" \
+	    "probe says ::1:2222 is an address on port 22"
+	kb_assert_match "$out" "$hint" "probe of ::1:2222 hints at [ADDR]:PORT"
+	kb_assert_match "$out" '\[::1:2222\]:22' "probe of ::1:2222 names port 22"
+else
+	kb_say "unshare -n is not available; ::1:2222 not checked"
+fi
+
+# Several colons that are not an IPv6 address are an invalid target.
+probe "::1:x:$closed_port"
+kb_assert_eq "$status" 2 "probe of ::1:x:PORT exits 2"
+kb_assert_match "$out" 'invalid target' "::1:x:PORT is an invalid target"
+
+# Loopback forms need no hint.
+for target in ::1 "[::1]:$closed_port"; do
+	probe "$target"
+	kb_say "$target: $(printf '%s' "$out" | head -n 1)"
+	if printf '%s' "$out" | grep -q -e "$hint"; then
+		kb_fail "probe of $target hints at [ADDR]:PORT: $out"
+	else
+		kb_pass "probe of $target gives no port hint"
+	fi
+done
+kb_assert_match "$out" "\\[::1\\]:$closed_port" "probe of [::1]:PORT names that port"
+
 kb_finish

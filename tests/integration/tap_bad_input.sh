@@ -202,4 +202,91 @@ run_case biglen "$real_port" 'length|too (large|long|big)|packet'
 run_case longline "$real_port" 'version|too long|line|length'
 run_case prelines "$fake_port" 'lines|banner|version|too (many|long)'
 
+# Upstreams that are no SSH server, in a second kexbridge process: an HTTP
+# server must be named in a warn line with its first line, and a closed port
+# must be logged at warn. A client that stops inside its version line gets
+# the same kind of line.
+http_port=$(kb_free_port)
+"$KB_PY" - "$http_port" <<'EOF' &
+import socket
+import sys
+
+srv = socket.socket()
+srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("127.0.0.1", int(sys.argv[1])))
+srv.listen(8)
+while True:
+    conn, _ = srv.accept()
+    conn.settimeout(5)
+    try:
+        conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+    except OSError:
+        pass
+    conn.close()
+EOF
+KB_PIDS+=("$!")
+kb_wait_port "$http_port" 10 || kb_fail "the HTTP upstream did not start"
+closed_port=$(kb_free_port)
+http_route=$(kb_free_port)
+closed_route=$(kb_free_port)
+cat >"$KB_TMP/upstreams.ini" <<EOF
+[global]
+log_format = json
+
+[route http]
+listen = 127.0.0.1:$http_route
+upstream = 127.0.0.1:$http_port
+handshake_timeout = 10
+
+[route closed]
+listen = 127.0.0.1:$closed_route
+upstream = 127.0.0.1:$closed_port
+EOF
+kb_start_kexbridge upstreams "$closed_route" -f "$KB_TMP/upstreams.ini"
+LOG2="$KB_TMP/upstreams.log"
+
+# Sends $2 to route port $1 and reads until kexbridge closes the connection.
+send_and_close() {
+	"$KB_PY" - "$1" "$2" <<'EOF'
+import socket
+import sys
+
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+try:
+    s.sendall(sys.argv[2].encode())
+    while s.recv(65536):
+        pass
+except ConnectionError:
+    pass
+EOF
+}
+
+send_and_close "$http_route" $'SSH-2.0-kbmock_1.0\r\n' ||
+    kb_fail "the client of the HTTP upstream failed"
+kb_wait_events "$LOG2" 1 10 protocol_error side=server ||
+    kb_fail "no protocol_error event for the HTTP upstream"
+line=$(kb_json select "$LOG2" protocol_error side=server | head -n 1)
+kb_say "HTTP upstream: $line"
+kb_assert_eq "$(kb_json get "$line" level)" warn "the HTTP upstream is logged at warn"
+kb_assert_eq "$(kb_json get "$line" first_line)" 'HTTP/1.1 400 Bad Request' \
+    "the log line shows the HTTP upstream's first line"
+kb_assert_eq "$(kb_json get "$line" bytes)" 47 "the log line counts the HTTP upstream's bytes"
+
+send_and_close "$http_route" 'SSH-2.0-cut' || kb_fail "the cut client failed"
+kb_wait_events "$LOG2" 1 10 protocol_error side=client ||
+    kb_fail "no protocol_error event for a client without a version line"
+line=$(kb_json select "$LOG2" protocol_error side=client | head -n 1)
+kb_say "client without a version line: $line"
+kb_assert_eq "$(kb_json get "$line" first_line)" 'SSH-2.0-cut' \
+    "the log line shows what the client sent"
+
+send_and_close "$closed_route" $'SSH-2.0-kbmock_1.0\r\n' ||
+    kb_fail "the client of the closed upstream failed"
+kb_wait_events "$LOG2" 1 10 connect_failed ||
+    kb_fail "no connect_failed event for the closed upstream"
+line=$(kb_json select "$LOG2" connect_failed | head -n 1)
+kb_say "closed upstream: $line"
+kb_assert_eq "$(kb_json get "$line" level)" warn "a refused upstream is logged at warn"
+
 kb_finish

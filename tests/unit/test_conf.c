@@ -240,8 +240,8 @@ conf_load_rejects_duplicate_listen(void **state)
 	    "[route a]\nlisten = 127.0.0.1:2222\nupstream = h\n"
 	    "[route b]\nlisten = 127.0.0.1:02222\nupstream = h\n"),
 	    KB_ERR_CONFIG_INVALID);
-	assert_error_at(f, 4, "duplicate listen address 127.0.0.1:2222 in [route b]; "
-	    "[route a] already listens there");
+	assert_error_at(f, 5, "duplicate listen address 127.0.0.1:2222 in [route b]; "
+	    "[route a] already listens there (line 2)");
 }
 
 static void
@@ -251,7 +251,149 @@ conf_load_rejects_bad_listen_address(void **state)
 
 	assert_int_equal(conf_load_text(f,
 	    "[route a]\nlisten = localhost:2222\nupstream = h\n"), KB_ERR_CONFIG_INVALID);
-	assert_error_at(f, 1, "invalid listen address 'localhost:2222' in [route a]");
+	assert_error_at(f, 2, "invalid listen address 'localhost:2222' in [route a]");
+}
+
+/* Checks that the message gives at most one "expected ..." hint. */
+static void
+assert_one_hint(const struct conf_fixture *f)
+{
+	const char *first = strstr(f->err, "expected");
+
+	if (first != NULL && strstr(first + 1, "expected") != NULL)
+		fail_msg("more than one hint in '%s'", f->err);
+}
+
+static void
+conf_load_blames_line_of_bad_address(void **state)
+{
+	static const struct {
+		const char *listen;
+		const char *upstream;
+		unsigned int line;
+		const char *expected;
+	} cases[] = {
+		{ "127.0.0.1:99999", "h:22", 3,
+		    "invalid port '99999' in '127.0.0.1:99999'; expected 1 to 65535" },
+		{ "127.0.0.1", "h:22", 3, "missing port in listen address '127.0.0.1' in "
+		    "[route a]; expected ADDR:PORT or [IPv6]:PORT" },
+		{ "localhost:2222", "h:22", 3, "'localhost' is not a numeric IPv4 or IPv6 "
+		    "address; expected ADDR:PORT or [IPv6]:PORT" },
+		{ "::1:2222", "h:22", 3, "needs brackets, e.g. [::1]:22" },
+		{ "[::1:2222", "h:22", 3, "missing ']'" },
+		{ "127.0.0.1:2222", "h:0", 5, "invalid upstream 'h:0' in [route a]: invalid "
+		    "port '0' in 'h:0'; expected 1 to 65535" },
+		{ "127.0.0.1:2222", "2001:db8::1", 5, "invalid upstream '2001:db8::1'" },
+	};
+	struct conf_fixture *f = *state;
+	char text[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		kb_conf_free(&f->conf);
+		kb_conf_init(&f->conf);
+		unlink(f->path);
+		snprintf(text, sizeof(text), "[route a]\nmode = tap\nlisten = %s\n"
+		    "connect_timeout = 5\nupstream = %s\n", cases[i].listen, cases[i].upstream);
+		assert_int_equal(conf_load_text(f, text), KB_ERR_CONFIG_INVALID);
+		assert_error_at(f, cases[i].line, cases[i].expected);
+		assert_one_hint(f);
+	}
+}
+
+static void
+conf_load_accepts_indented_keys(void **state)
+{
+	struct conf_fixture *f = *state;
+	const struct kb_route *r;
+
+	assert_int_equal(conf_load_text(f,
+	    "[global]\n"
+	    "  log_level = debug\n"
+	    "\n"
+	    "  [route a]\n"
+	    "  listen = 127.0.0.1:2222\n"
+	    "\tupstream = 127.0.0.1:22\n"
+	    " \t mode = tap\n"
+	    "    ; an indented comment\n"
+	    "  max_sessions = 7\n"), 0);
+	assert_int_equal(f->conf.log_level, KB_LOG_DEBUG);
+	assert_int_equal(f->conf.route_count, 1);
+	r = &f->conf.routes[0];
+	assert_string_equal(r->name, "a");
+	assert_int_equal(r->line, 4);
+	assert_string_equal(r->listen, "127.0.0.1:2222");
+	assert_int_equal(r->listen_line, 5);
+	assert_string_equal(r->upstream, "127.0.0.1:22");
+	assert_int_equal(r->upstream_line, 6);
+	assert_int_equal(r->mode, KB_MODE_TAP);
+	assert_int_equal(r->max_sessions, 7);
+}
+
+static void
+conf_load_rejects_continuation_line(void **state)
+{
+	struct conf_fixture *f = *state;
+
+	assert_int_equal(conf_load_text(f,
+	    "[route a]\nlisten = 127.0.0.1:2222\n  more text\nupstream = h\n"),
+	    KB_ERR_CONFIG_INVALID);
+	assert_error_at(f, 3, "syntax error");
+}
+
+static void
+conf_resolve_blames_upstream_line(void **state)
+{
+	struct conf_fixture *f = *state;
+
+	/*
+	 * A 64-character label is longer than RFC 1035 allows, so the resolver
+	 * rejects the name without sending a query.
+	 */
+	assert_int_equal(conf_load_text(f,
+	    "[route a]\nlisten = 127.0.0.1:2222\n\nupstream = "
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.invalid\n"), 0);
+	assert_int_not_equal(kb_conf_resolve_upstreams(&f->conf, f->path, f->err,
+	    sizeof(f->err)), 0);
+	assert_error_at(f, 4, "invalid upstream 'aaaa");
+	assert_non_null(strstr(f->err, "cannot resolve"));
+	assert_null(f->conf.routes[0].upstream_addr);
+}
+
+/* Loads text, resolves its upstreams and returns what kb_conf_print() writes. */
+static char *
+conf_print_text(struct conf_fixture *f, const char *text)
+{
+	char *out = NULL;
+	size_t len = 0;
+	FILE *stream;
+
+	assert_int_equal(conf_load_text(f, text), 0);
+	assert_int_equal(kb_conf_resolve_upstreams(&f->conf, f->path, f->err,
+	    sizeof(f->err)), 0);
+	stream = open_memstream(&out, &len);
+	assert_non_null(stream);
+	kb_conf_print(stream, &f->conf);
+	fclose(stream);
+	return out;
+}
+
+static void
+conf_print_shows_upstream_port_and_address(void **state)
+{
+	struct conf_fixture *f = *state;
+	char *out;
+
+	out = conf_print_text(f, "[route a]\nlisten = 127.0.0.1:2222\nupstream = 127.0.0.1\n"
+	    "[route b]\nlisten = 127.0.0.1:2223\nupstream = [::1]:2022\n"
+	    "[route c]\nlisten = 127.0.0.1:2224\nupstream = localhost\n");
+	if (strstr(out, "\nupstream = 127.0.0.1:22 (127.0.0.1:22)\n") == NULL)
+		fail_msg("no IPv4 upstream with port and address in:\n%s", out);
+	if (strstr(out, "\nupstream = [::1]:2022 ([::1]:2022)\n") == NULL)
+		fail_msg("no IPv6 upstream with port and address in:\n%s", out);
+	if (strstr(out, "\nupstream = localhost:22 (") == NULL)
+		fail_msg("no named upstream with port and address in:\n%s", out);
+	free(out);
 }
 
 static void
@@ -595,6 +737,11 @@ exec_policy_accepts_scp_as_scp_sends_it(void **state)
 		{ "scp -T -q -f -- /x", true },
 		{ "scp -t '/tmp/a b'", false },
 		{ "scp -t ~/backup:1,2@x+y%z=w", false },
+		/* As OpenSSH scp -O sends names with spaces and UTF-8 names. */
+		{ "scp -f \xe3\x83\xaa\xe3\x83\xa2\\ file.txt", true },
+		{ "scp -t /tmp/\xe6\x97\xa5\xe6\x9c\xac.txt", false },
+		{ "scp -t \"/tmp/a b\"", false },
+		{ "scp -f /backup/*.tgz", true },
 	};
 	bool download;
 	size_t i;
@@ -625,6 +772,14 @@ exec_policy_rejects_other_commands(void **state)
 		"scp -t '/a",
 		"scp -t -- -rf",		/* path that reads as an option */
 		"scp -t /a\nid",		/* control character */
+		"scp -t \"$(id)\"",		/* substitution inside double quotes */
+		"scp -t \"`id`\"",
+		"scp -t /a&",
+		"scp -t /a>b",
+		"scp -t a\\ b c",		/* two words */
+		"scp -t \\-rf",		/* escaped, still an option */
+		"scp -t '-rf'",
+		"scp -t #x",			/* a comment, no path */
 		"/usr/bin/scp -t /a",		/* only the plain name */
 		"rsync --server -e.Lsfx . /tmp",
 		"sh -c 'scp -t /a'",
@@ -772,6 +927,16 @@ main(void)
 		    conf_teardown),
 		cmocka_unit_test_setup_teardown(conf_load_rejects_bad_listen_address, conf_setup,
 		    conf_teardown),
+		cmocka_unit_test_setup_teardown(conf_load_blames_line_of_bad_address, conf_setup,
+		    conf_teardown),
+		cmocka_unit_test_setup_teardown(conf_load_accepts_indented_keys, conf_setup,
+		    conf_teardown),
+		cmocka_unit_test_setup_teardown(conf_load_rejects_continuation_line, conf_setup,
+		    conf_teardown),
+		cmocka_unit_test_setup_teardown(conf_resolve_blames_upstream_line, conf_setup,
+		    conf_teardown),
+		cmocka_unit_test_setup_teardown(conf_print_shows_upstream_port_and_address,
+		    conf_setup, conf_teardown),
 		cmocka_unit_test_setup_teardown(conf_load_rejects_structure_errors, conf_setup,
 		    conf_teardown),
 		cmocka_unit_test_setup_teardown(conf_load_rejects_file_without_routes, conf_setup,
