@@ -188,7 +188,7 @@ up_knownhosts_check(LIBSSH2_SESSION *ssh, const char *file,
 	hash = (const unsigned char *)libssh2_hostkey_hash(ssh,
 	    LIBSSH2_HOSTKEY_HASH_SHA256);
 	if (key == NULL || hash == NULL) {
-		snprintf(msg, msglen, "%s", _("the server's host key is not available"));
+		snprintf(msg, msglen, "%s", kb_log_tr(N_("the server's host key is not available")));
 		return KB_ERR_KEY_INVALID;
 	}
 	up_fingerprint_format(hash, fp, fplen);
@@ -201,12 +201,12 @@ up_knownhosts_check(LIBSSH2_SESSION *ssh, const char *file,
 
 	if (policy == KB_UP_HOSTKEY_OFF) {
 		kb_log(KB_LOG_WARN, sid, "upstream host key of %s not checked "
-		    "(host_key_check = off): %s", esc, fp);
+		    "(hostkey_policy = off): %s", esc, fp);
 		return KB_OK;
 	}
 	if ((r = knownhost_lookup(ssh, file, name, key, keylen, keybit, &kh,
 	    &res)) != KB_OK) {
-		snprintf(msg, msglen, _("cannot read known hosts file %s"), file);
+		snprintf(msg, msglen, kb_log_tr(N_("cannot read known hosts file %s")), file);
 		goto out;
 	}
 
@@ -217,34 +217,34 @@ up_knownhosts_check(LIBSSH2_SESSION *ssh, const char *file,
 		r = KB_OK;
 		break;
 	case LIBSSH2_KNOWNHOST_CHECK_MISMATCH:
-		snprintf(msg, msglen, _("the host key of %s has changed: %s "
+		snprintf(msg, msglen, kb_log_tr(N_("the host key of %s has changed: %s "
 		    "expects %s, the server sent %s; if the change is expected, "
-		    "remove the old line from %s"), esc, file, res.known_fp, fp,
+		    "remove the old line from %s")), esc, file, res.known_fp, fp,
 		    file);
 		r = KB_ERR_KEY_INVALID;
 		break;
 	case LIBSSH2_KNOWNHOST_CHECK_NOTFOUND:
 		if (policy == KB_UP_HOSTKEY_STRICT || res.other_type) {
 			snprintf(msg, msglen, res.other_type ?
-			    _("%s is known with another key type in %s; the "
-			    "server sent %s, which is refused") :
-			    _("the host key of %s is not in %s (server sent %s); "
-			    "add it or use host_key_check = accept-new"),
+			    kb_log_tr(N_("%s is known with another key type in %s; the "
+			    "server sent %s, which is refused")) :
+			    kb_log_tr(N_("the host key of %s is not in %s (server sent %s); "
+			    "add it or use hostkey_policy = accept-new")),
 			    esc, file, fp);
 			r = KB_ERR_KEY_INVALID;
 			break;
 		}
 		if ((r = knownhost_append(kh, file, name, key, keylen, keybit)) !=
 		    KB_OK) {
-			snprintf(msg, msglen, _("cannot add the host key of %s to "
-			    "%s: %s"), esc, file, strerror(errno));
+			snprintf(msg, msglen, kb_log_tr(N_("cannot add the host key of %s to "
+			    "%s: %s")), esc, file, strerror(errno));
 			break;
 		}
 		kb_log(KB_LOG_INFO, sid, "upstream host key of %s added to %s: %s",
 		    esc, file, fp);
 		break;
 	default:
-		snprintf(msg, msglen, _("cannot check the host key of %s"), esc);
+		snprintf(msg, msglen, kb_log_tr(N_("cannot check the host key of %s")), esc);
 		r = KB_ERR_KEY_INVALID;
 		break;
 	}

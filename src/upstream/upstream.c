@@ -203,12 +203,12 @@ up_on_timeout(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	up_fail(up, KB_ERR_TIMEOUT, up->state == KB_UP_CONNECTING ?
-	    _("timed out connecting to the upstream") :
+	    kb_log_tr(N_("timed out connecting to the upstream")) :
 	    up->state == KB_UP_HANDSHAKE ?
-	    _("timed out in the SSH handshake with the upstream") :
+	    kb_log_tr(N_("timed out in the SSH handshake with the upstream")) :
 	    up->state == KB_UP_AUTH ?
-	    _("timed out authenticating to the upstream") :
-	    _("the upstream did not answer in time"));
+	    kb_log_tr(N_("timed out authenticating to the upstream")) :
+	    kb_log_tr(N_("the upstream did not answer in time")));
 }
 
 void
@@ -391,7 +391,7 @@ up_step_connect(struct kb_upstream *up)
 	if (soerr != 0) {
 		char msg[256];
 
-		snprintf(msg, sizeof(msg), _("cannot connect to %s port %u: %s"),
+		snprintf(msg, sizeof(msg), kb_log_tr(N_("cannot connect to %s port %u: %s")),
 		    up->host, up->port, strerror(soerr));
 		return up_fail(up, KB_ERR_CONNECT_FAILED, msg);
 	}
@@ -429,10 +429,10 @@ up_step_handshake(struct kb_upstream *up)
 	if (rc != 0)
 		return up_fail(up, rc == LIBSSH2_ERROR_KEX_FAILURE ?
 		    KB_ERR_NO_MATCH : KB_ERR_KEX_FAILED, rc ==
-		    LIBSSH2_ERROR_KEX_FAILURE ? _("key exchange with the "
+		    LIBSSH2_ERROR_KEX_FAILURE ? kb_log_tr(N_("key exchange with the "
 		    "upstream failed; most often the upstream and the algorithm "
-		    "lists of this route have no method in common") :
-		    _("the SSH handshake with the upstream failed"));
+		    "lists of this route have no method in common")) :
+		    kb_log_tr(N_("the SSH handshake with the upstream failed")));
 
 	if ((banner = libssh2_session_banner_get(up->ssh)) != NULL)
 		up->banner = strdup(banner);

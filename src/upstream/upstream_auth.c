@@ -272,11 +272,11 @@ auth_refused(struct kb_upstream *up, enum up_auth_kind kind)
 		return auth_emit_prompts(up);
 
 	info.message = kind == UP_AUTH_PASSWORD ?
-	    _("the upstream refused the password") :
+	    kb_log_tr(N_("the upstream refused the password")) :
 	    k->rounds > KBDINT_LEARN_MAX ?
-	    _("the upstream asked different keyboard-interactive prompts "
-	    "each time") :
-	    _("the upstream refused the keyboard-interactive answers");
+	    kb_log_tr(N_("the upstream asked different keyboard-interactive prompts "
+	    "each time")) :
+	    kb_log_tr(N_("the upstream refused the keyboard-interactive answers"));
 	kb_log(KB_LOG_INFO, up->sid, "upstream authentication failed: %s",
 	    info.message);
 	return up_emit(up, KB_UP_EV_AUTH_FAILED, &info);
@@ -312,5 +312,5 @@ up_step_auth(struct kb_upstream *up)
 		return auth_refused(up, kind);
 	}
 	return up_fail(up, KB_ERR_CONNECTION_CLOSED,
-	    _("the upstream connection failed during authentication"));
+	    kb_log_tr(N_("the upstream connection failed during authentication")));
 }

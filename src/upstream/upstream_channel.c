@@ -95,9 +95,9 @@ up_step_channel_open(struct kb_upstream *up)
 		if (libssh2_session_last_errno(up->ssh) ==
 		    LIBSSH2_ERROR_CHANNEL_FAILURE)
 			return channel_refused(up,
-			    _("the upstream refused to open a session channel"));
+			    kb_log_tr(N_("the upstream refused to open a session channel")));
 		return up_fail(up, KB_ERR_CONNECTION_CLOSED,
-		    _("the upstream connection failed opening a channel"));
+		    kb_log_tr(N_("the upstream connection failed opening a channel")));
 	}
 	up_set_state(up, KB_UP_CHANNEL_REQUEST);
 	return up_step_channel_request(up);
@@ -116,11 +116,11 @@ up_step_channel_request(struct kb_upstream *up)
 		return true;
 	if (rc == LIBSSH2_ERROR_CHANNEL_REQUEST_DENIED)
 		return channel_refused(up, strcmp(up->request, "exec") == 0 ?
-		    _("the upstream refused to run the command") :
-		    _("the upstream refused the subsystem"));
+		    kb_log_tr(N_("the upstream refused to run the command")) :
+		    kb_log_tr(N_("the upstream refused the subsystem")));
 	if (rc != 0)
 		return up_fail(up, KB_ERR_CONNECTION_CLOSED,
-		    _("the upstream connection failed starting the command"));
+		    kb_log_tr(N_("the upstream connection failed starting the command")));
 
 	kb_log(KB_LOG_INFO, up->sid, "upstream channel open: %s \"%s\"",
 	    up->request, kb_log_escape(esc, sizeof(esc), up->request_arg,
@@ -172,7 +172,7 @@ kb_up_write(struct kb_upstream *up, const void *buf, size_t len)
 	}
 	if (rc < 0)
 		return channel_fail_later(up,
-		    _("the upstream connection failed sending data"));
+		    kb_log_tr(N_("the upstream connection failed sending data")));
 	/*
 	 * libssh2 reads incoming packets inside a write, so data may now wait
 	 * in libssh2 with the socket drained: report it from the loop.
@@ -201,7 +201,7 @@ kb_up_read(struct kb_upstream *up, int stream, void *buf, size_t len)
 		return 0;
 	}
 	return channel_fail_later(up,
-	    _("the upstream connection failed receiving data"));
+	    kb_log_tr(N_("the upstream connection failed receiving data")));
 }
 
 int
@@ -302,14 +302,14 @@ up_step_open(struct kb_upstream *up)
 			up->eof_pending = false;
 		else if (!rc_not_now(rc))
 			return up_fail(up, KB_ERR_CONNECTION_CLOSED,
-			    _("the upstream connection failed sending EOF"));
+			    kb_log_tr(N_("the upstream connection failed sending EOF")));
 	}
 
 	/* Take in what arrived, without taking data out of libssh2. */
 	rc = libssh2_channel_read_ex(up->channel, 0, none, 0);
 	if (rc < 0 && !rc_not_now(rc))
 		return up_fail(up, KB_ERR_CONNECTION_CLOSED,
-		    _("the upstream connection failed receiving data"));
+		    kb_log_tr(N_("the upstream connection failed receiving data")));
 	return channel_report(up);
 }
 
