@@ -9,7 +9,7 @@ packages=(
 	libevent-dev libssl-dev libssh2-1-dev libinih-dev libcmocka-dev
 	openssh-server openssh-client openssh-sftp-server dropbear-bin
 	python3-paramiko socat valgrind clang locales iproute2 tcpdump
-	libpcap-dev tshark libclang-rt-14-dev
+	libpcap-dev tshark libclang-rt-14-dev iptables
 )
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -10,6 +10,7 @@
  *   log_format = text              text or json
  *   log_target = stderr            stderr or syslog
  *   log_level = info               error, warn, info or debug
+ *   max_sessions = 1024            concurrent sessions on all routes together
  *
  *   [route NAME]                   one section per route; NAME is letters,
  *                                  digits, '-', '_' or '.'
@@ -22,6 +23,22 @@
  *   buffer_limit = 256K            bytes buffered per direction before
  *                                  reading pauses; K and M suffixes are KiB, MiB
  *   max_sessions = 256             concurrent sessions on this route
+ *   transparent = no               no, redirect or tproxy: the upstream is
+ *                                  each connection's original destination
+ *                                  (iptables REDIRECT or TPROXY), and the
+ *                                  upstream key must be absent
+ *   allow = 10.0.2.0/24:22, ...    original destinations a transparent route
+ *                                  may connect to (forms in origdst.h);
+ *                                  required when transparent is on
+ *   max_per_source = 32            concurrent sessions from one client address
+ *   max_startups = 64              concurrent sessions still in the handshake
+ *                                  (tap: both KEXINITs not yet seen; bridge:
+ *                                  client not yet authenticated), as sshd's
+ *                                  MaxStartups; further connections are closed
+ *
+ * A connection over one of these limits is closed at once, before anything is
+ * sent to it, and logged as a "limit" event, as are the handshake and idle
+ * timeouts when they fire.
  *
  * Bridge mode (kexbridge is the SSH server for the client and an SSH client
  * of the upstream); tap routes ignore these keys:
@@ -37,6 +54,9 @@
  *   upstream_macs = LIST           file is read
  *   kex, ciphers, macs = LIST      offered to the client; default all
  *                                  implemented
+ *   hostkey_algorithms = LIST      host key signature algorithms offered to
+ *                                  the client; each must be served by one of
+ *                                  the host keys; default all they serve
  *   moduli = FILE                  groups for diffie-hellman-group-exchange;
  *                                  /etc/ssh/moduli when it exists
  *   auth_methods = password,keyboard-interactive
@@ -48,10 +68,18 @@
  *   session_memory_limit = 4M      bytes one session buffers in total
  *   upstream_handshake_timeout = 60, upstream_auth_timeout = 60
  *
- * [global] also takes state_dir = /var/lib/kexbridge.
+ * [global] also takes:
  *
- * Durations take an optional s, m or h suffix. listen and upstream are
- * required; two routes may not listen on the same address.
+ *   state_dir = /var/lib/kexbridge host keys and known_hosts
+ *   drain_timeout = 30             seconds that open sessions may run on after
+ *                                  SIGTERM or SIGINT; 0 = close them at once
+ *   user = NAME                    account to switch to after the listeners
+ *                                  are bound and the host keys loaded; unset:
+ *                                  keep the starting user
+ *
+ * Durations take an optional s, m or h suffix. listen is required, and
+ * upstream unless the route is transparent; two routes may not listen on the
+ * same address.
  */
 #ifndef KEXBRIDGE_CONF_H
 #define KEXBRIDGE_CONF_H
@@ -62,6 +90,7 @@
 #include <stdio.h>
 
 #include "kexbridge/log.h"
+#include "kexbridge/origdst.h"
 #include "kexbridge/upstream.h"
 
 enum kb_route_mode {
@@ -75,7 +104,11 @@ enum kb_route_mode {
 #define KB_IDLE_TIMEOUT_DEFAULT		3600
 #define KB_BUFFER_LIMIT_DEFAULT		(256 * 1024)
 #define KB_MAX_SESSIONS_DEFAULT		256
+#define KB_GLOBAL_MAX_SESSIONS_DEFAULT	1024
+#define KB_MAX_PER_SOURCE_DEFAULT	32
+#define KB_MAX_STARTUPS_DEFAULT		64
 #define KB_STATE_DIR_DEFAULT		"/var/lib/kexbridge"
+#define KB_DRAIN_TIMEOUT_DEFAULT	30
 #define KB_MODULI_DEFAULT		"/etc/ssh/moduli"
 #define KB_MAX_AUTH_TRIES_DEFAULT	6
 #define KB_AUTH_FAILURE_DELAY_DEFAULT	2
@@ -92,10 +125,19 @@ struct kb_route {
 	unsigned int idle_timeout;	/* seconds; 0 = none */
 	size_t buffer_limit;		/* bytes per direction */
 	unsigned int max_sessions;
+	unsigned int max_per_source;	/* sessions from one client address */
+	unsigned int max_startups;	/* sessions not past the handshake */
 	unsigned int line;	/* line of the section header; 0 for options */
 	unsigned int listen_line;	/* line of the listen key; 0 for options */
 	unsigned int upstream_line;	/* line of the upstream key; 0 for options */
 	char *upstream_addr;	/* NULL until kb_conf_resolve_upstreams() */
+
+	/* Transparent interception; upstream is NULL when it is on. */
+	enum kb_transparent transparent;
+	struct kb_origdst_allow *allow;	/* original destinations allowed */
+	size_t allow_count;
+	char *allow_spec;		/* as written */
+	unsigned int allow_line;	/* line of the allow key; 0 for options */
 
 	/* Bridge mode. Lists are NULL when not set. */
 	char **hostkeys;		/* private key files */
@@ -109,6 +151,10 @@ struct kb_route {
 	char *kex;			/* offers to the client; NULL: all */
 	char *ciphers;
 	char *macs;
+	char *hostkey_algorithms;	/* NULL: all the host keys serve */
+	/* Lines of the client-facing lists, for the start-up check; 0: unset. */
+	unsigned int kex_line, ciphers_line, macs_line, hostkey_line;
+	unsigned int hostkey_algorithms_line;
 	char *moduli;			/* NULL: no file, the built-in groups */
 	bool moduli_set;		/* moduli was configured, not the default */
 	bool auth_password;
@@ -128,6 +174,9 @@ struct kb_conf {
 	enum kb_log_target log_target;
 	enum kb_log_level log_level;
 	char *state_dir;		/* NULL: KB_STATE_DIR_DEFAULT */
+	unsigned int drain_timeout;	/* seconds; 0 = close sessions at once */
+	char *user;			/* NULL: no privilege drop */
+	unsigned int max_sessions;	/* on all routes together */
 	struct kb_route *routes;
 	size_t route_count;
 };

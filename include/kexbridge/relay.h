@@ -20,6 +20,17 @@ struct kb_relay;
 struct kb_relay *kb_relay_new(struct event_base *base, const struct kb_conf *conf,
     char *err, size_t errlen);
 
+/*
+ * Starts a relay for conf, the reloaded configuration, as kb_relay_new()
+ * does, but takes over each listening socket of old whose address is in conf
+ * too, so that address accepts throughout. On success old closes its other
+ * listeners and keeps its sessions, which go on with old's configuration;
+ * free old once kb_relay_session_count() is 0. On failure old is unchanged
+ * and the reason is in err.
+ */
+struct kb_relay *kb_relay_reload(struct kb_relay *old, const struct kb_conf *conf,
+    char *err, size_t errlen);
+
 /* Closes the listeners; open sessions go on. */
 void kb_relay_stop_accepting(struct kb_relay *relay);
 

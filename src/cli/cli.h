@@ -12,5 +12,6 @@ int cmd_run(int argc, char **argv);
 int cmd_probe(int argc, char **argv);
 int cmd_capture(int argc, char **argv);
 int cmd_pcap(int argc, char **argv);
+int cmd_algorithms(int argc, char **argv);
 
 #endif

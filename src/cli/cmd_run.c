@@ -1,14 +1,24 @@
 /*
  * kexbridge run: the daemon. Reads the configuration (a file or one route
- * from options), listens on every route and relays until SIGINT or SIGTERM.
+ * from options), listens on every route, switches to the configured user and
+ * relays. SIGHUP reloads the file; SIGINT and SIGTERM stop accepting and let
+ * open sessions finish for up to drain_timeout seconds.
  */
 #include "config.h"
 
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -34,6 +44,7 @@ struct run_options {
 	const char *upstream;
 	const char *mode;
 	const char *state_dir;
+	const char *user;
 	struct run_route_opt route_opt[RUN_ROUTE_OPTS_MAX];
 	size_t route_opt_count;
 	const char *log_format;
@@ -49,7 +60,7 @@ run_usage(FILE *out)
 	    _("Usage: kexbridge run [-f FILE | --listen ADDR:PORT --upstream HOST:PORT]\n"
 	    "                     [--mode tap|bridge] [bridge options]\n"
 	    "                     [--log-format text|json] [--syslog]\n"
-	    "                     [--log-level LEVEL] [-t]\n"
+	    "                     [--log-level LEVEL] [--user NAME] [-t]\n"
 	    "\n"
 	    "Relays SSH connections and logs the algorithm negotiation of each one; in\n"
 	    "bridge mode, terminates SSH from the client and opens a new SSH session to\n"
@@ -75,13 +86,19 @@ run_usage(FILE *out)
 	    "      --log-format FORMAT  text (default) or json, one object per line\n"
 	    "      --syslog             log to syslog (facility daemon) instead of stderr\n"
 	    "      --log-level LEVEL    error, warn, info (default) or debug\n"
+	    "      --user NAME          switch to this account once listening and the\n"
+	    "                           host keys are loaded (needs root)\n"
 	    "  -t, --test               check the configuration, print the effective\n"
 	    "                           settings and exit\n"
 	    "  -h, --help               show this help and exit\n"
 	    "\n"
 	    "Routes given with --listen use the defaults: connect_timeout 10 s,\n"
 	    "handshake_timeout 60 s, idle_timeout 3600 s, buffer_limit 262144 bytes,\n"
-	    "max_sessions 256. Options override the file's [global] settings.\n"));
+	    "max_sessions 256. Options override the file's [global] settings.\n"
+	    "\n"
+	    "SIGHUP reads FILE again: new connections get the new settings, open\n"
+	    "sessions finish on the old ones. SIGTERM and SIGINT stop accepting and\n"
+	    "wait up to drain_timeout seconds (default 30) for open sessions.\n"));
 }
 
 /* Records a bridge option as the route key it sets. */
@@ -141,6 +158,7 @@ run_parse_args(int argc, char **argv, struct run_options *opt)
 		{ "mode", required_argument, NULL, 'm' },
 		{ "hostkey", required_argument, NULL, 'K' },
 		{ "state-dir", required_argument, NULL, 'S' },
+		{ "user", required_argument, NULL, 'U' },
 		{ "known-hosts", required_argument, NULL, 'k' },
 		{ "hostkey-policy", required_argument, NULL, 'P' },
 		{ "upstream-kex", required_argument, NULL, '1' },
@@ -163,6 +181,7 @@ run_parse_args(int argc, char **argv, struct run_options *opt)
 		case 'u': opt->upstream = optarg; break;
 		case 'm': opt->mode = optarg; break;
 		case 'S': opt->state_dir = optarg; break;
+		case 'U': opt->user = optarg; break;
 		case 'K':
 		case 'k':
 		case 'P':
@@ -225,6 +244,10 @@ run_build_conf(const struct run_options *opt, struct kb_conf *conf, char *err, s
 			return r;
 	}
 
+	if (opt->user != NULL &&
+	    (r = kb_conf_global_set(conf, "user", opt->user, err, errlen)) != 0)
+		return r;
+
 	if (opt->log_format != NULL) {
 		if (strcmp(opt->log_format, "text") == 0)
 			conf->log_format = KB_LOG_TEXT;
@@ -250,58 +273,375 @@ run_build_conf(const struct run_options *opt, struct kb_conf *conf, char *err, s
 	return 0;
 }
 
+/* How often retired relays are checked for their last session. */
+#define RUN_REAP_INTERVAL_MS	500
+
+/* One configuration and the relay started from it. */
+struct run_generation {
+	struct kb_conf conf;
+	struct kb_relay *relay;
+	struct run_generation *next;	/* in run_daemon.retired */
+};
+
+/* The running daemon: the current generation and those still draining. */
+struct run_daemon {
+	const struct run_options *opt;
+	struct event_base *base;
+	struct run_generation *current;
+	/* Generations replaced by a reload whose sessions still run. */
+	struct run_generation *retired;
+	struct event *sigint, *sigterm, *sighup;
+	struct event *reap_timer;	/* frees empty generations, ends the drain */
+	struct event *drain_timer;	/* drain_timeout after SIGTERM or SIGINT */
+	bool draining;
+};
+
+static void
+run_generation_free(struct run_generation *gen)
+{
+	if (gen == NULL)
+		return;
+	kb_relay_free(gen->relay);
+	kb_conf_free(&gen->conf);
+	free(gen);
+}
+
+static size_t
+run_session_count(const struct run_daemon *d)
+{
+	const struct run_generation *gen;
+	size_t n = kb_relay_session_count(d->current->relay);
+
+	for (gen = d->retired; gen != NULL; gen = gen->next)
+		n += kb_relay_session_count(gen->relay);
+	return n;
+}
+
+static void
+run_reap_start(struct run_daemon *d)
+{
+	struct timeval tv = { 0, RUN_REAP_INTERVAL_MS * 1000 };
+
+	if (!evtimer_pending(d->reap_timer, NULL))
+		evtimer_add(d->reap_timer, &tv);
+}
+
+/*
+ * Closes every session still open on any generation and ends the event
+ * loop. timed_out is true when drain_timeout ran out, false for
+ * drain_timeout 0 or a second signal.
+ */
+static void
+run_close_all(struct run_daemon *d, bool timed_out)
+{
+	struct run_generation *gen;
+	size_t n = run_session_count(d);
+
+	if (n > 0 && timed_out)
+		kb_log(KB_LOG_WARN, NULL, "drain_timeout of %u s reached; closing sessions "
+		    "still open: %zu", d->current->conf.drain_timeout, n);
+	else if (n > 0)
+		kb_log(KB_LOG_INFO, NULL, "closing %zu open sessions", n);
+	kb_relay_close_sessions(d->current->relay, "shutdown");
+	for (gen = d->retired; gen != NULL; gen = gen->next)
+		kb_relay_close_sessions(gen->relay, "shutdown");
+	event_base_loopexit(d->base, NULL);
+}
+
+/* Frees the retired generations whose last session ended; ends a drain. */
+static void
+run_reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct run_daemon *d = arg;
+	struct run_generation **link = &d->retired, *gen;
+
+	while ((gen = *link) != NULL) {
+		if (kb_relay_session_count(gen->relay) > 0) {
+			link = &gen->next;
+			continue;
+		}
+		*link = gen->next;
+		kb_log(KB_LOG_INFO, NULL, "last session on the previous configuration ended");
+		run_generation_free(gen);
+	}
+	if (d->draining && run_session_count(d) == 0) {
+		kb_log(KB_LOG_INFO, NULL, "all sessions finished");
+		event_base_loopexit(d->base, NULL);
+		return;
+	}
+	if (d->draining || d->retired != NULL)
+		run_reap_start(d);
+}
+
+static void
+run_drain_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	run_close_all(arg, true);
+}
+
+/*
+ * Stops accepting on every generation and lets open sessions finish for up
+ * to drain_timeout seconds. A second signal closes them at once.
+ */
+static void
+run_stop(struct run_daemon *d, int sig)
+{
+	struct timeval tv = { d->current->conf.drain_timeout, 0 };
+	struct run_generation *gen;
+	size_t n;
+
+	if (d->draining) {
+		kb_log(KB_LOG_INFO, NULL, "received %s again; closing open sessions now",
+		    strsignal(sig));
+		run_close_all(d, false);
+		return;
+	}
+	kb_log(KB_LOG_INFO, NULL, "received %s; shutting down", strsignal(sig));
+	kb_relay_stop_accepting(d->current->relay);
+	for (gen = d->retired; gen != NULL; gen = gen->next)
+		kb_relay_stop_accepting(gen->relay);
+	n = run_session_count(d);
+	if (n == 0 || d->current->conf.drain_timeout == 0) {
+		run_close_all(d, false);
+		return;
+	}
+	kb_log(KB_LOG_INFO, NULL, "waiting up to %u s for %zu open sessions to finish",
+	    d->current->conf.drain_timeout, n);
+	d->draining = true;
+	evtimer_add(d->drain_timer, &tv);
+	run_reap_start(d);
+}
+
+/*
+ * Reads the configuration file again and, when it is valid, starts a relay
+ * generation for it. New connections get the new configuration; sessions
+ * already open finish on the generation that accepted them.
+ */
+static void
+run_reload(struct run_daemon *d)
+{
+	struct run_generation *gen, *old = d->current;
+	const char *path = d->opt->file;
+	char err[1024];
+
+	if (path == NULL) {
+		kb_log(KB_LOG_WARN, NULL, "received SIGHUP, but the routes come from options, "
+		    "not -f FILE; nothing to reload");
+		return;
+	}
+	if (d->draining) {
+		kb_log(KB_LOG_INFO, NULL, "received SIGHUP while shutting down; ignored");
+		return;
+	}
+	if ((gen = calloc(1, sizeof(*gen))) == NULL) {
+		kb_log(KB_LOG_ERROR, NULL, "configuration not reloaded: out of memory");
+		return;
+	}
+	kb_conf_init(&gen->conf);
+	/*
+	 * NOTE: after the privilege drop this runs as the configured user, so a
+	 * root-only file or host key, or a new port below 1024, fails the reload.
+	 */
+	if (run_build_conf(d->opt, &gen->conf, err, sizeof(err)) != 0 ||
+	    (gen->relay = kb_relay_reload(old->relay, &gen->conf, err, sizeof(err))) == NULL) {
+		kb_log(KB_LOG_ERROR, NULL, "configuration not reloaded, still running the "
+		    "previous one: %s", err);
+		run_generation_free(gen);
+		return;
+	}
+	if ((old->conf.user == NULL) != (gen->conf.user == NULL) ||
+	    (old->conf.user != NULL && strcmp(old->conf.user, gen->conf.user) != 0))
+		kb_log(KB_LOG_WARN, NULL, "user changed in %s; it takes effect at the next "
+		    "start", path);
+
+	kb_log_init("kexbridge", gen->conf.log_format, gen->conf.log_target,
+	    gen->conf.log_level);
+	old->next = d->retired;
+	d->retired = old;
+	d->current = gen;
+	kb_log(KB_LOG_INFO, NULL, "configuration reloaded: %zu routes", gen->conf.route_count);
+	run_reap_start(d);
+}
+
 static void
 run_signal_cb(evutil_socket_t sig, short what, void *arg)
 {
-	struct event_base *base = arg;
-
-	kb_log(KB_LOG_INFO, NULL, "received %s; shutting down", strsignal((int)sig));
-	event_base_loopexit(base, NULL);
+	if (sig == SIGHUP)
+		run_reload(arg);
+	else
+		run_stop(arg, (int)sig);
 }
 
-/* Runs the relay until a signal arrives; returns the exit status. */
+/*
+ * Gives the state directory and the files directly in it to uid:gid, so
+ * host keys and known_hosts stay usable after the privilege drop. Creates
+ * the directory (mode 0700) when it is missing. Symbolic links are changed,
+ * never followed.
+ */
 static int
-run_loop(const struct kb_conf *conf)
+run_chown_state_dir(const char *dir, uid_t uid, gid_t gid, char *err, size_t errlen)
 {
-	struct event_base *base = NULL;
-	struct event *sigint = NULL, *sigterm = NULL;
-	struct kb_relay *relay = NULL;
-	char err[512];
+	struct dirent *de;
+	DIR *dp = NULL;
+	int dfd = -1, r = KB_ERR_SYSTEM;
+
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		goto out;
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
+	    fchown(dfd, uid, gid) != 0 || (dp = fdopendir(dfd)) == NULL)
+		goto out;
+	dfd = -1;	/* closedir() closes it */
+	errno = 0;
+	while ((de = readdir(dp)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (fchownat(dirfd(dp), de->d_name, uid, gid, AT_SYMLINK_NOFOLLOW) != 0)
+			goto out;
+	}
+	if (errno == 0)
+		r = 0;
+ out:
+	if (r != 0)
+		snprintf(err, errlen, _("cannot give the state directory %s to uid %u: %s"),
+		    dir, (unsigned int)uid, strerror(errno));
+	if (dp != NULL)
+		closedir(dp);
+	if (dfd >= 0)
+		close(dfd);
+	return r;
+}
+
+/*
+ * Switches to conf->user once the listeners are bound and the host keys
+ * loaded: initgroups, setgid, setuid, then checks that root cannot be
+ * regained. Without user, only warns when running as root.
+ */
+static int
+run_drop_privileges(const struct kb_conf *conf, char *err, size_t errlen)
+{
+	struct passwd *pw;
+	uid_t uid;
+	gid_t gid;
+	int r;
+
+	if (conf->user == NULL) {
+		if (geteuid() == 0)
+			kb_log(KB_LOG_WARN, NULL, "running as root; set user in [global] or "
+			    "--user NAME to switch to an unprivileged account after start-up");
+		return 0;
+	}
+	if ((pw = getpwnam(conf->user)) == NULL) {
+		snprintf(err, errlen, _("unknown user '%s'"), conf->user);
+		return KB_ERR_NOT_FOUND;
+	}
+	uid = pw->pw_uid;
+	gid = pw->pw_gid;
+	if (geteuid() != 0) {
+		if (getuid() == uid && geteuid() == uid)
+			return 0;
+		snprintf(err, errlen, _("cannot switch to user %s: kexbridge runs as uid %u, "
+		    "not root; start it as root or drop the user setting"), conf->user,
+		    (unsigned int)geteuid());
+		return KB_ERR_SYSTEM;
+	}
+	if ((r = run_chown_state_dir(kb_conf_state_dir(conf), uid, gid, err, errlen)) != 0)
+		return r;
+	if (initgroups(pw->pw_name, gid) != 0 || setgid(gid) != 0 || setuid(uid) != 0) {
+		snprintf(err, errlen, _("cannot switch to user %s: %s"), conf->user,
+		    strerror(errno));
+		return KB_ERR_SYSTEM;
+	}
+	/* setuid(2) by root sets the real, effective and saved ids. Check that it held. */
+	if (uid != 0 && (setuid(0) == 0 || seteuid(0) == 0 || getuid() != uid ||
+	    geteuid() != uid || getgid() != gid || getegid() != gid)) {
+		snprintf(err, errlen, _("switched to user %s, but root can still be regained"),
+		    conf->user);
+		return KB_ERR_SYSTEM;
+	}
+	kb_log(KB_LOG_INFO, NULL, "running as user %s (uid %u, gid %u)", conf->user,
+	    (unsigned int)uid, (unsigned int)gid);
+	return 0;
+}
+
+/* Creates the event loop, the signal events and the timers of d. */
+static int
+run_daemon_init(struct run_daemon *d)
+{
+	if ((d->base = event_base_new()) == NULL) {
+		kb_log(KB_LOG_ERROR, NULL, "cannot create the event loop");
+		return KB_ERR_ALLOC_FAIL;
+	}
+	d->sigint = evsignal_new(d->base, SIGINT, run_signal_cb, d);
+	d->sigterm = evsignal_new(d->base, SIGTERM, run_signal_cb, d);
+	d->sighup = evsignal_new(d->base, SIGHUP, run_signal_cb, d);
+	d->reap_timer = evtimer_new(d->base, run_reap_cb, d);
+	d->drain_timer = evtimer_new(d->base, run_drain_timeout_cb, d);
+	if (d->sigint == NULL || d->sigterm == NULL || d->sighup == NULL ||
+	    d->reap_timer == NULL || d->drain_timer == NULL ||
+	    evsignal_add(d->sigint, NULL) != 0 || evsignal_add(d->sigterm, NULL) != 0 ||
+	    evsignal_add(d->sighup, NULL) != 0) {
+		kb_log(KB_LOG_ERROR, NULL, "cannot install the signal handlers");
+		return KB_ERR_SYSTEM;
+	}
+	return 0;
+}
+
+static void
+run_daemon_free(struct run_daemon *d)
+{
+	struct run_generation *gen;
+	struct event *events[] = {
+		d->sigint, d->sigterm, d->sighup, d->reap_timer, d->drain_timer,
+	};
+	size_t i;
+
+	run_generation_free(d->current);
+	while ((gen = d->retired) != NULL) {
+		d->retired = gen->next;
+		run_generation_free(gen);
+	}
+	for (i = 0; i < sizeof(events) / sizeof(events[0]); i++) {
+		if (events[i] != NULL)
+			event_free(events[i]);
+	}
+	if (d->base != NULL)
+		event_base_free(d->base);
+}
+
+/*
+ * Runs the relay for conf until SIGTERM or SIGINT and the drain that follows,
+ * and returns the exit status. It takes over conf and leaves it empty.
+ */
+static int
+run_loop(const struct run_options *opt, struct kb_conf *conf)
+{
+	struct run_daemon d;
+	char err[1024];
 	int status = KB_EXIT_ERROR;
 
-	if ((base = event_base_new()) == NULL) {
-		kb_log(KB_LOG_ERROR, NULL, "cannot create the event loop");
-		goto out;
+	memset(&d, 0, sizeof(d));
+	d.opt = opt;
+	if ((d.current = calloc(1, sizeof(*d.current))) == NULL) {
+		kb_log(KB_LOG_ERROR, NULL, "out of memory");
+		return KB_EXIT_ERROR;
 	}
-	sigint = evsignal_new(base, SIGINT, run_signal_cb, base);
-	sigterm = evsignal_new(base, SIGTERM, run_signal_cb, base);
-	if (sigint == NULL || sigterm == NULL || evsignal_add(sigint, NULL) != 0 ||
-	    evsignal_add(sigterm, NULL) != 0) {
-		kb_log(KB_LOG_ERROR, NULL, "cannot install the signal handlers");
+	d.current->conf = *conf;
+	kb_conf_init(conf);
+	if (run_daemon_init(&d) != 0)
 		goto out;
-	}
-	if ((relay = kb_relay_new(base, conf, err, sizeof(err))) == NULL) {
+	if ((d.current->relay = kb_relay_new(d.base, &d.current->conf, err,
+	    sizeof(err))) == NULL ||
+	    run_drop_privileges(&d.current->conf, err, sizeof(err)) != 0) {
 		kb_log(KB_LOG_ERROR, NULL, "%s", err);
 		goto out;
 	}
 
-	event_base_dispatch(base);
+	event_base_dispatch(d.base);
 
-	kb_relay_stop_accepting(relay);
-	if (kb_relay_session_count(relay) > 0)
-		kb_log(KB_LOG_INFO, NULL, "closing %zu open sessions",
-		    kb_relay_session_count(relay));
-	kb_relay_close_sessions(relay, "shutdown");
 	kb_log(KB_LOG_INFO, NULL, "stopped");
 	status = KB_EXIT_OK;
  out:
-	kb_relay_free(relay);
-	if (sigint != NULL)
-		event_free(sigint);
-	if (sigterm != NULL)
-		event_free(sigterm);
-	if (base != NULL)
-		event_base_free(base);
+	run_daemon_free(&d);
 	return status;
 }
 
@@ -343,7 +683,7 @@ cmd_run(int argc, char **argv)
 	/* A peer that closes mid-write must fail that session, not the process. */
 	signal(SIGPIPE, SIG_IGN);
 	kb_log_init("kexbridge", conf.log_format, conf.log_target, conf.log_level);
-	status = run_loop(&conf);
+	status = run_loop(&opt, &conf);
 	kb_conf_free(&conf);
 	return status;
 }

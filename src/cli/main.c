@@ -24,6 +24,8 @@ static const struct subcommand subcommands[] = {
 	    N_("record a client's offer as a profile") },
 	{ "pcap", cmd_pcap,
 	    N_("read the SSH negotiations in a packet capture file") },
+	{ "algorithms", cmd_algorithms,
+	    N_("list the algorithms this build can use on each side") },
 	{ NULL, NULL, NULL },
 };
 

@@ -9,6 +9,7 @@
  */
 #include "config.h"
 
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -131,6 +132,7 @@ bridge_route_configs(struct kb_bridge_route *br)
 	tc->kex = route->kex;
 	tc->ciphers = route->ciphers;
 	tc->macs = route->macs;
+	tc->hostkey_algorithms = route->hostkey_algorithms;
 	tc->moduli = br->moduli;
 
 	cc->allow_password = route->auth_password;
@@ -159,12 +161,15 @@ kb_bridge_route_new(struct kb_route_ctx *ctx, const struct kb_conf *conf,
 	}
 	br->route = ctx->route;
 	TAILQ_INIT(&br->sessions);
-	if ((r = kb_net_split(br->route->upstream, "22", br->upstream_host, port, why,
-	    sizeof(why))) != 0) {
-		snprintf(err, errlen, _("route %s: %s"), br->route->name, why);
-		goto fail;
+	/* A transparent route has no static upstream; each session finds its own. */
+	if (br->route->upstream != NULL) {
+		if ((r = kb_net_split(br->route->upstream, "22", br->upstream_host, port, why,
+		    sizeof(why))) != 0) {
+			snprintf(err, errlen, _("route %s: %s"), br->route->name, why);
+			goto fail;
+		}
+		br->upstream_port = (unsigned int)strtoul(port, NULL, 10);
 	}
-	br->upstream_port = (unsigned int)strtoul(port, NULL, 10);
 	if ((r = kb_bridge_hostkeys_load(br, kb_conf_state_dir(conf), err, errlen)) != 0 ||
 	    (r = bridge_route_moduli(br, err, errlen)) != 0)
 		goto fail;
@@ -315,7 +320,7 @@ bridge_record_text(struct kb_bridge *s, double duration, double rate, char *text
 	    "upstream side %s/%s/%s; %s %s; files: %s; %llu bytes client to upstream, "
 	    "%llu bytes upstream to client in %.3f s (%.0f bytes/s); exit status %s; "
 	    "closed by %s (%s)"),
-	    s->client_str, user, s->ctx->upstream_str,
+	    s->client_str, user, s->upstream_str,
 	    kb_transport_agreed(s->transport, 0) ? kb_transport_agreed(s->transport, 0) : "-",
 	    v != NULL ? v : "-",
 	    kb_transport_agreed(s->transport, 4) ? kb_transport_agreed(s->transport, 4) : "-",
@@ -342,7 +347,7 @@ bridge_log_record(struct kb_bridge *s)
 		kb_json_str(json, "client", s->client_str);
 		if (s->user != NULL)
 			kb_json_str(json, "user", s->user);
-		kb_json_str(json, "upstream", s->ctx->upstream_str);
+		kb_json_str(json, "upstream", s->upstream_str);
 		bridge_record_algorithms(s, json);
 		if (s->command_text != NULL)
 			kb_json_str(json, s->command == BRIDGE_CMD_SFTP ? "subsystem" : "command",
@@ -373,7 +378,7 @@ static void
 bridge_free(struct kb_bridge *s)
 {
 	TAILQ_REMOVE(&s->br->sessions, s, entry);
-	s->ctx->session_count--;
+	kb_session_count_close(s->ctx);
 	kb_up_free(s->up);
 	kb_conn_free(s->conn);
 	kb_transport_free(s->transport);
@@ -646,8 +651,8 @@ bridge_handshake_cb(evutil_socket_t fd, short what, void *arg)
 
 	if (s->closing || kb_conn_authenticated(s->conn))
 		return;
-	kb_log(KB_LOG_INFO, s->id, "client not authenticated within %u s "
-	    "(handshake_timeout); closing", s->ctx->route->handshake_timeout);
+	kb_session_log_limit(s->id, s->ctx, s->client_str, "handshake_timeout",
+	    s->ctx->route->handshake_timeout);
 	snprintf(text, sizeof(text), "kexbridge: login not completed within %u s",
 	    s->ctx->route->handshake_timeout);
 	bridge_close(s, "kexbridge", SSH_DISCONNECT_BY_APPLICATION, text, "handshake_timeout");
@@ -668,7 +673,7 @@ bridge_idle_cb(evutil_socket_t fd, short what, void *arg)
 		evtimer_add(s->idle_timer, &tv);
 		return;
 	}
-	kb_log(KB_LOG_INFO, s->id, "no data for %u s (idle_timeout); closing", idle);
+	kb_session_log_limit(s->id, s->ctx, s->client_str, "idle_timeout", idle);
 	bridge_close(s, "kexbridge", SSH_DISCONNECT_BY_APPLICATION,
 	    "kexbridge: idle timeout", "idle_timeout");
 }
@@ -688,11 +693,11 @@ bridge_log_start(struct kb_bridge *s)
 		kb_json_str(json, "event", "session_start");
 		kb_json_str(json, "route", route->name);
 		kb_json_str(json, "client", s->client_str);
-		kb_json_str(json, "upstream", s->ctx->upstream_str);
+		kb_json_str(json, "upstream", s->upstream_str);
 		kb_json_str(json, "mode", "bridge");
 	}
 	snprintf(text, sizeof(text), _("session start: client %s, route %s, upstream %s, "
-	    "mode bridge"), s->client_str, route->name, s->ctx->upstream_str);
+	    "mode bridge"), s->client_str, route->name, s->upstream_str);
 	kb_log_event(KB_LOG_INFO, s->id, json, text);
 }
 
@@ -742,9 +747,33 @@ bridge_new(struct kb_route_ctx *ctx, evutil_socket_t fd)
 	return NULL;
 }
 
+/*
+ * Sets the session's upstream. known_hosts entries of a transparent route
+ * are keyed by the numeric original destination, as no name was written.
+ */
+static void
+bridge_set_upstream(struct kb_bridge *s, const struct kb_net_addr *upstream)
+{
+	char port[KB_NET_PORT_MAX];
+
+	s->upstream_addr = *upstream;
+	kb_net_format((const struct sockaddr *)&upstream->ss, upstream->len,
+	    s->upstream_str, sizeof(s->upstream_str));
+	if (s->ctx->route->transparent == KB_TRANSPARENT_NO ||
+	    getnameinfo((const struct sockaddr *)&upstream->ss, upstream->len,
+	    s->upstream_host, sizeof(s->upstream_host), port, sizeof(port),
+	    NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+		memcpy(s->upstream_host, s->br->upstream_host, sizeof(s->upstream_host));
+		s->upstream_port = s->br->upstream_port;
+		return;
+	}
+	s->upstream_port = (unsigned int)strtoul(port, NULL, 10);
+}
+
 void
 kb_bridge_start(struct kb_route_ctx *ctx, evutil_socket_t fd,
-    const struct sockaddr *client, socklen_t client_len)
+    const struct sockaddr *client, socklen_t client_len,
+    const struct kb_net_addr *upstream)
 {
 	const struct kb_route *route = ctx->route;
 	struct timeval handshake = { (time_t)route->handshake_timeout, 0 };
@@ -759,10 +788,11 @@ kb_bridge_start(struct kb_route_ctx *ctx, evutil_socket_t fd,
 	}
 	kb_session_new_id(s->id);
 	kb_net_format(client, client_len, s->client_str, sizeof(s->client_str));
+	bridge_set_upstream(s, upstream);
 	clock_gettime(CLOCK_MONOTONIC, &s->started);
 	s->last_activity = s->started;
 	TAILQ_INSERT_TAIL(&ctx->bridge->sessions, s, entry);
-	ctx->session_count++;
+	kb_session_count_open(ctx);
 	bridge_log_start(s);
 
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));

@@ -84,6 +84,11 @@ struct kb_bridge {
 	struct kb_bridge_route *br;
 	char id[KB_SESSION_ID_LEN];
 	char client_str[KB_NET_ADDRSTR_MAX];
+	/* The route's upstream, or the original destination on a transparent route. */
+	struct kb_net_addr upstream_addr;
+	char upstream_str[KB_NET_ADDRSTR_MAX];
+	char upstream_host[KB_NET_HOST_MAX];	/* for known_hosts */
+	unsigned int upstream_port;
 	struct bufferevent *bev;
 	struct kb_transport *transport;
 	struct kb_conn *conn;
@@ -147,9 +152,13 @@ int kb_bridge_route_new(struct kb_route_ctx *ctx, const struct kb_conf *conf,
     struct kb_bridge_route **out, char *err, size_t errlen);
 /* Closes the route's sessions and frees it; NULL is accepted. */
 void kb_bridge_route_free(struct kb_bridge_route *br);
-/* Takes over fd and starts a bridged session; on failure closes fd. */
+/*
+ * Takes over fd and starts a bridged session that will connect to upstream;
+ * on failure closes fd.
+ */
 void kb_bridge_start(struct kb_route_ctx *ctx, evutil_socket_t fd,
-    const struct sockaddr *client, socklen_t client_len);
+    const struct sockaddr *client, socklen_t client_len,
+    const struct kb_net_addr *upstream);
 void kb_bridge_close_sessions(struct kb_bridge_route *br, const char *reason);
 /*
  * Ends the session: the client gets DISCONNECT (reason code and text, or

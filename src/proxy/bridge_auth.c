@@ -205,10 +205,10 @@ auth_start_upstream(struct kb_bridge *s)
 
 	memset(&params, 0, sizeof(params));
 	params.session_id = s->id;
-	params.addr = (const struct sockaddr *)&s->ctx->upstream_addr.ss;
-	params.addrlen = s->ctx->upstream_addr.len;
-	params.host = s->br->upstream_host;
-	params.port = s->br->upstream_port;
+	params.addr = (const struct sockaddr *)&s->upstream_addr.ss;
+	params.addrlen = s->upstream_addr.len;
+	params.host = s->upstream_host;
+	params.port = s->upstream_port;
 	params.algs = &route->upstream_algs;
 	params.known_hosts = route->known_hosts;
 	params.hostkey_policy = route->hostkey_policy;
@@ -221,14 +221,14 @@ auth_start_upstream(struct kb_bridge *s)
 	if ((r = kb_up_new(s->ctx->base, &params, &s->up)) != 0 ||
 	    (r = kb_up_connect(s->up)) != 0) {
 		kb_log(KB_LOG_ERROR, s->id, "cannot start the upstream session to %s: %s",
-		    s->ctx->upstream_str, kb_err_str(r));
+		    s->upstream_str, kb_err_str(r));
 		snprintf(text, sizeof(text), "kexbridge: cannot start a session to upstream %s",
-		    s->ctx->upstream_str);
+		    s->upstream_str);
 		bridge_close(s, "kexbridge", SSH_DISCONNECT_BY_APPLICATION, text,
 		    "upstream_failed");
 		return 0;
 	}
-	kb_log(KB_LOG_DEBUG, s->id, "connecting to upstream %s", s->ctx->upstream_str);
+	kb_log(KB_LOG_DEBUG, s->id, "connecting to upstream %s", s->upstream_str);
 	return 0;
 }
 
@@ -341,10 +341,10 @@ auth_log_user(struct kb_bridge *s, bool ok)
 	    s->user != NULL ? strlen(s->user) : 0);
 	if (ok)
 		kb_log(KB_LOG_INFO, s->id, "user %s authenticated at upstream %s", user,
-		    s->ctx->upstream_str);
+		    s->upstream_str);
 	else
 		kb_log(KB_LOG_INFO, s->id, "authentication of user %s failed at upstream %s",
-		    user, s->ctx->upstream_str);
+		    user, s->upstream_str);
 }
 
 static void
@@ -355,7 +355,7 @@ auth_on_connected(struct kb_bridge *s)
 
 	s->up_connected = true;
 	kb_log(KB_LOG_DEBUG, s->id, "upstream %s connected, host key %s",
-	    s->ctx->upstream_str, fp != NULL ? fp : "?");
+	    s->upstream_str, fp != NULL ? fp : "?");
 	if (s->auth == BRIDGE_AUTH_PASSWORD)
 		r = auth_send_password(s);
 	else if (s->auth == BRIDGE_AUTH_KBDINT)
@@ -375,9 +375,9 @@ auth_on_failed(struct kb_bridge *s, const struct kb_up_event_info *info)
 	const char *why = info->message != NULL ? info->message : kb_err_str(info->err);
 
 	kb_log(KB_LOG_INFO, s->id, "upstream %s failed before login: %s%s%s",
-	    s->ctx->upstream_str, why, info->detail != NULL ? "; libssh2: " : "",
+	    s->upstream_str, why, info->detail != NULL ? "; libssh2: " : "",
 	    info->detail != NULL ? info->detail : "");
-	snprintf(text, sizeof(text), "kexbridge: upstream %s: %s", s->ctx->upstream_str, why);
+	snprintf(text, sizeof(text), "kexbridge: upstream %s: %s", s->upstream_str, why);
 	s->up_failed = true;
 	bridge_close(s, "server", SSH_DISCONNECT_BY_APPLICATION, text, "upstream_failed");
 }

@@ -437,10 +437,10 @@ pump_upstream_failed(struct kb_bridge *s, const struct kb_up_event_info *info)
 	size_t taken;
 
 	s->up_failed = true;
-	kb_log(KB_LOG_WARN, s->id, "upstream %s failed%s: %s%s%s", s->ctx->upstream_str,
+	kb_log(KB_LOG_WARN, s->id, "upstream %s failed%s: %s%s%s", s->upstream_str,
 	    s->chan_ready ? " during the transfer" : "", why,
 	    info->detail != NULL ? "; libssh2: " : "", info->detail != NULL ? info->detail : "");
-	snprintf(text, sizeof(text), "kexbridge: upstream %s: %s", s->ctx->upstream_str, why);
+	snprintf(text, sizeof(text), "kexbridge: upstream %s: %s", s->upstream_str, why);
 	if (!s->chan_open || s->exit_sent) {
 		bridge_close(s, "server", SSH_DISCONNECT_BY_APPLICATION, text, "upstream_failed");
 		return;

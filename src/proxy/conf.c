@@ -13,6 +13,8 @@
 #include <ctype.h>
 #include <errno.h>
 #include <ini.h>
+#include <openssl/evp.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -23,6 +25,7 @@
 #include "kexbridge/cipher.h"
 #include "kexbridge/conf.h"
 #include "kexbridge/err.h"
+#include "kexbridge/hostkey.h"
 #include "kexbridge/i18n.h"
 #include "kexbridge/kex.h"
 #include "kexbridge/net.h"
@@ -41,14 +44,16 @@
 #define CONF_WINDOW_MAX		(16 * 1024 * 1024)
 #define CONF_MEMORY_MIN		(256 * 1024)
 #define CONF_MEMORY_MAX		(1024 * 1024 * 1024)
+#define CONF_ALLOW_MAX		256
 
 #define ROUTE_KEYS "listen, upstream, mode, connect_timeout, handshake_timeout, " \
 	"idle_timeout, buffer_limit, max_sessions, hostkey, known_hosts, hostkey_policy, " \
 	"upstream_kex, upstream_hostkey, upstream_ciphers, upstream_macs, kex, ciphers, " \
 	"macs, moduli, auth_methods, max_auth_tries, auth_failure_delay, exec_allow, " \
 	"sftp, window_size, session_memory_limit, upstream_handshake_timeout, " \
-	"upstream_auth_timeout"
-#define GLOBAL_KEYS "log_format, log_target, log_level, state_dir"
+	"upstream_auth_timeout, max_per_source, max_startups, hostkey_algorithms, " \
+	"transparent, allow"
+#define GLOBAL_KEYS "log_format, log_target, log_level, state_dir, drain_timeout, user, max_sessions"
 
 struct conf_parser {
 	struct kb_conf *conf;
@@ -58,7 +63,7 @@ struct conf_parser {
 	bool at_line_start;
 	bool in_global;
 	struct kb_route *route;		/* current [route NAME], or NULL */
-	unsigned int seen;		/* bit per key index already set */
+	unsigned long long seen;	/* bit per key index already set */
 	char *err;
 	size_t errlen;
 	bool failed;
@@ -92,6 +97,8 @@ route_set_defaults(struct kb_route *route)
 	route->idle_timeout = KB_IDLE_TIMEOUT_DEFAULT;
 	route->buffer_limit = KB_BUFFER_LIMIT_DEFAULT;
 	route->max_sessions = KB_MAX_SESSIONS_DEFAULT;
+	route->max_per_source = KB_MAX_PER_SOURCE_DEFAULT;
+	route->max_startups = KB_MAX_STARTUPS_DEFAULT;
 	route->hostkey_policy = KB_UP_HOSTKEY_ACCEPT_NEW;
 	route->auth_password = true;
 	route->auth_kbdint = true;
@@ -347,6 +354,11 @@ enum conf_route_key {
 	KEY_SESSION_MEMORY_LIMIT,
 	KEY_UPSTREAM_HANDSHAKE_TIMEOUT,
 	KEY_UPSTREAM_AUTH_TIMEOUT,
+	KEY_MAX_PER_SOURCE,
+	KEY_MAX_STARTUPS,
+	KEY_HOSTKEY_ALGORITHMS,
+	KEY_TRANSPARENT,
+	KEY_ALLOW,
 };
 
 static const char *const route_keys[] = {
@@ -356,6 +368,7 @@ static const char *const route_keys[] = {
 	"upstream_macs", "kex", "ciphers", "macs", "moduli", "auth_methods",
 	"max_auth_tries", "auth_failure_delay", "exec_allow", "sftp", "window_size",
 	"session_memory_limit", "upstream_handshake_timeout", "upstream_auth_timeout",
+	"max_per_source", "max_startups", "hostkey_algorithms", "transparent", "allow",
 	NULL,
 };
 
@@ -469,6 +482,13 @@ conf_check_offer_item(struct conf_parser *p, const char *key, const char *item, 
 	return true;
 }
 
+/* Accepts any item; conf_foreach_item() still rejects empty ones. */
+static bool
+conf_accept_item(struct conf_parser *p, const char *key, const char *item, size_t len)
+{
+	return true;
+}
+
 static void
 conf_set_offer(struct conf_parser *p, const char *key, const char *value, char **dst)
 {
@@ -561,6 +581,55 @@ conf_set_moduli(struct conf_parser *p, const char *value)
 		p->route->moduli_set = true;
 }
 
+static void
+conf_set_transparent(struct conf_parser *p, const char *value)
+{
+	int mode = kb_transparent_from_str(value);
+
+	if (mode < 0) {
+		conf_fail(p, _("invalid transparent '%s' in [route %s]; expected no, redirect "
+		    "or tproxy"), value, p->route->name);
+		return;
+	}
+	p->route->transparent = (enum kb_transparent)mode;
+}
+
+static bool
+conf_add_allow(struct conf_parser *p, const char *key, const char *item, size_t len)
+{
+	struct kb_route *r = p->route;
+	struct kb_origdst_allow *grown;
+	char why[256];
+
+	if (r->allow_count >= CONF_ALLOW_MAX) {
+		conf_fail(p, _("too many entries in %s in [route %s]; at most %d"), key, r->name,
+		    CONF_ALLOW_MAX);
+		return false;
+	}
+	if ((grown = realloc(r->allow, (r->allow_count + 1) * sizeof(*grown))) == NULL) {
+		conf_fail(p, _("out of memory"));
+		return false;
+	}
+	r->allow = grown;
+	if (kb_origdst_parse_allow(item, len, &grown[r->allow_count], why, sizeof(why)) != 0) {
+		conf_fail(p, _("[route %s]: %s"), r->name, why);
+		return false;
+	}
+	r->allow_count++;
+	return true;
+}
+
+static void
+conf_set_allow(struct conf_parser *p, const char *value)
+{
+	free(p->route->allow);
+	p->route->allow = NULL;
+	p->route->allow_count = 0;
+	if (conf_foreach_item(p, "allow", value, conf_add_allow) &&
+	    conf_set_string(p, &p->route->allow_spec, value))
+		p->route->allow_line = p->line;
+}
+
 /* Keys of the tap relay and of every route. */
 static void
 conf_route_key_common(struct conf_parser *p, enum conf_route_key key, const char *value)
@@ -601,6 +670,19 @@ conf_route_key_common(struct conf_parser *p, enum conf_route_key key, const char
 	case KEY_MAX_SESSIONS:
 		conf_set_count(p, "max_sessions", value, 1, CONF_SESSIONS_MAX, &r->max_sessions);
 		break;
+	case KEY_MAX_PER_SOURCE:
+		conf_set_count(p, "max_per_source", value, 1, CONF_SESSIONS_MAX,
+		    &r->max_per_source);
+		break;
+	case KEY_MAX_STARTUPS:
+		conf_set_count(p, "max_startups", value, 1, CONF_SESSIONS_MAX, &r->max_startups);
+		break;
+	case KEY_TRANSPARENT:
+		conf_set_transparent(p, value);
+		break;
+	case KEY_ALLOW:
+		conf_set_allow(p, value);
+		break;
 	default:
 		break;
 	}
@@ -616,7 +698,8 @@ conf_route_key_bridge(struct conf_parser *p, enum conf_route_key key, const char
 
 	switch (key) {
 	case KEY_HOSTKEY:
-		conf_foreach_item(p, "hostkey", value, conf_add_hostkey);
+		if (conf_foreach_item(p, "hostkey", value, conf_add_hostkey))
+			r->hostkey_line = p->line;
 		break;
 	case KEY_KNOWN_HOSTS:
 		conf_set_string(p, &r->known_hosts, value);
@@ -634,12 +717,21 @@ conf_route_key_bridge(struct conf_parser *p, enum conf_route_key key, const char
 		break;
 	case KEY_KEX:
 		conf_set_offer(p, "kex", value, &r->kex);
+		r->kex_line = p->line;
 		break;
 	case KEY_CIPHERS:
 		conf_set_offer(p, "ciphers", value, &r->ciphers);
+		r->ciphers_line = p->line;
 		break;
 	case KEY_MACS:
 		conf_set_offer(p, "macs", value, &r->macs);
+		r->macs_line = p->line;
+		break;
+	case KEY_HOSTKEY_ALGORITHMS:
+		/* Checked against the host keys by kb_conf_finish(). */
+		if (conf_foreach_item(p, "hostkey_algorithms", value, conf_accept_item) &&
+		    conf_set_string(p, &r->hostkey_algorithms, value))
+			r->hostkey_algorithms_line = p->line;
 		break;
 	case KEY_MODULI:
 		conf_set_moduli(p, value);
@@ -702,12 +794,64 @@ conf_route_key_index(struct conf_parser *p, const char *name)
 	return -1;
 }
 
+/*
+ * Sets the [global] keys of the daemon process: drain_timeout and user.
+ * Returns false for any other key. The user must exist when the file is
+ * read, so that -t and a reload reject a name the privilege drop would.
+ */
+static bool
+conf_global_key_daemon(struct conf_parser *p, const char *name, const char *value)
+{
+	struct kb_conf *c = p->conf;
+	unsigned long long val;
+
+	if (strcmp(name, "drain_timeout") == 0) {
+		if (!conf_parse_number(value, time_units, 0, CONF_TIMEOUT_MAX, &val))
+			conf_fail(p, _("invalid drain_timeout '%s' in [global]; expected seconds "
+			    "from 0 to %u, optionally with an s, m or h suffix"), value,
+			    CONF_TIMEOUT_MAX);
+		else
+			c->drain_timeout = (unsigned int)val;
+		return true;
+	}
+	if (strcmp(name, "user") != 0)
+		return false;
+	free(c->user);
+	c->user = NULL;
+	if (value[0] == '\0' || getpwnam(value) == NULL)
+		conf_fail(p, _("unknown user '%s' in [global]; expected an account name "
+		    "from the passwd database"), value);
+	else if ((c->user = strdup(value)) == NULL)
+		conf_fail(p, _("out of memory"));
+	return true;
+}
+
+/* Sets [global] max_sessions; returns false for any other key. */
+static bool
+conf_global_key_limits(struct conf_parser *p, const char *name, const char *value)
+{
+	unsigned long long val;
+
+	if (strcmp(name, "max_sessions") != 0)
+		return false;
+	if (!conf_parse_number(value, NULL, 1, CONF_SESSIONS_MAX, &val))
+		conf_fail(p, _("invalid max_sessions '%s' in [global]; expected a number "
+		    "from 1 to %d"), value, CONF_SESSIONS_MAX);
+	else
+		p->conf->max_sessions = (unsigned int)val;
+	return true;
+}
+
 static void
 conf_global_key(struct conf_parser *p, const char *name, const char *value)
 {
 	struct kb_conf *c = p->conf;
 	int level;
 
+	if (conf_global_key_daemon(p, name, value))
+		return;
+	if (conf_global_key_limits(p, name, value))
+		return;
 	if (strcmp(name, "log_format") == 0) {
 		if (strcmp(value, "text") == 0)
 			c->log_format = KB_LOG_TEXT;
@@ -762,11 +906,11 @@ conf_handle_key(void *user, const char *section, const char *name, const char *v
 	}
 	if ((i = conf_route_key_index(p, name)) < 0)
 		return 1;
-	if (p->seen & (1u << i)) {
+	if (p->seen & (1ull << i)) {
 		conf_fail(p, _("'%s' is set twice in [route %s]"), name, p->route->name);
 		return 1;
 	}
-	p->seen |= 1u << i;
+	p->seen |= 1ull << i;
 	conf_route_key_bridge(p, (enum conf_route_key)i, value);
 	return 1;
 }
@@ -842,6 +986,8 @@ kb_conf_init(struct kb_conf *conf)
 	conf->log_format = KB_LOG_TEXT;
 	conf->log_target = KB_LOG_STDERR;
 	conf->log_level = KB_LOG_INFO;
+	conf->max_sessions = KB_GLOBAL_MAX_SESSIONS_DEFAULT;
+	conf->drain_timeout = KB_DRAIN_TIMEOUT_DEFAULT;
 }
 
 static void
@@ -863,6 +1009,8 @@ conf_route_free(struct kb_route *r)
 	free(r->listen);
 	free(r->upstream);
 	free(r->upstream_addr);
+	free(r->allow);
+	free(r->allow_spec);
 	conf_strv_free(r->hostkeys);
 	free(r->known_hosts);
 	for (cat = 0; cat < KB_UP_ALG_COUNT; cat++)
@@ -871,6 +1019,7 @@ conf_route_free(struct kb_route *r)
 	free(r->kex);
 	free(r->ciphers);
 	free(r->macs);
+	free(r->hostkey_algorithms);
 	free(r->moduli);
 	conf_strv_free(r->exec_allow);
 }
@@ -887,6 +1036,8 @@ kb_conf_free(struct kb_conf *conf)
 	free(conf->routes);
 	free(conf->state_dir);
 	conf->state_dir = NULL;
+	free(conf->user);
+	conf->user = NULL;
 	conf->routes = NULL;
 	conf->route_count = 0;
 }
@@ -1006,6 +1157,37 @@ conf_check_listen(const struct kb_route *r, const char *path, struct kb_net_addr
 	return 0;
 }
 
+/*
+ * A transparent route connects to each connection's original destination,
+ * so a static upstream would be ambiguous, and without an allow-list it
+ * would be an open relay.
+ */
+static int
+conf_check_transparent(const struct kb_route *r, const char *path, char *err,
+    size_t errlen)
+{
+	const char *mode = kb_transparent_str(r->transparent);
+
+	if (r->transparent == KB_TRANSPARENT_NO && r->upstream == NULL)
+		return conf_check_fail(path, r->line, err, errlen,
+		    _("[route %s] has no upstream; add 'upstream = HOST:PORT'"), r->name);
+	if (r->transparent == KB_TRANSPARENT_NO && r->allow_count > 0)
+		return conf_check_fail(path, conf_key_line(r, r->allow_line), err, errlen,
+		    _("allow in [route %s] applies only to transparent routes; set "
+		    "'transparent = redirect' or 'tproxy', or remove allow"), r->name);
+	if (r->transparent != KB_TRANSPARENT_NO && r->upstream != NULL)
+		return conf_check_fail(path, conf_key_line(r, r->upstream_line), err, errlen,
+		    _("[route %s] has transparent = %s and an upstream; a transparent route "
+		    "connects to each connection's original destination, so remove upstream"),
+		    r->name, mode);
+	if (r->transparent != KB_TRANSPARENT_NO && r->allow_count == 0)
+		return conf_check_fail(path, r->line, err, errlen,
+		    _("[route %s] has transparent = %s but no allow list; add 'allow = "
+		    "ADDR[/PREFIX][:PORT], ...' with the servers it may connect to"), r->name,
+		    mode);
+	return 0;
+}
+
 /* Checks one route's settings; writes its listen address in canonical form. */
 static int
 conf_check_route(const struct kb_route *r, const char *path, char *canon,
@@ -1018,12 +1200,11 @@ conf_check_route(const struct kb_route *r, const char *path, char *canon,
 	if (r->listen == NULL)
 		return conf_check_fail(path, r->line, err, errlen,
 		    _("[route %s] has no listen address; add 'listen = ADDR:PORT'"), r->name);
-	if (r->upstream == NULL)
-		return conf_check_fail(path, r->line, err, errlen,
-		    _("[route %s] has no upstream; add 'upstream = HOST:PORT'"), r->name);
+	if ((rc = conf_check_transparent(r, path, err, errlen)) != 0)
+		return rc;
 	if ((rc = conf_check_listen(r, path, &addr, err, errlen)) != 0)
 		return rc;
-	if (kb_net_split(r->upstream, "22", host, port, why, sizeof(why)) != 0)
+	if (r->upstream != NULL && kb_net_split(r->upstream, "22", host, port, why, sizeof(why)) != 0)
 		return conf_check_fail(path, conf_key_line(r, r->upstream_line), err, errlen,
 		    _("invalid upstream '%s' in [route %s]: %s"), r->upstream, r->name, why);
 	if (r->mode == KB_MODE_AUTO)
@@ -1090,6 +1271,8 @@ kb_conf_resolve_upstreams(struct kb_conf *conf, const char *path, char *err,
 
 	for (i = 0; i < conf->route_count; i++) {
 		r = &conf->routes[i];
+		if (r->upstream == NULL)
+			continue;	/* transparent: no static upstream */
 		if ((rc = kb_net_parse(r->upstream, "22", false, &addr, why, sizeof(why))) != 0) {
 			conf_check_fail(path, conf_key_line(r, r->upstream_line), err, errlen,
 			    _("invalid upstream '%s' in [route %s]: %s"), r->upstream, r->name,
@@ -1169,6 +1352,162 @@ conf_finish_bridge(struct kb_conf *conf, struct kb_route *r, char *err, size_t e
 	return 0;
 }
 
+/*
+ * Whether OpenSSL, with the providers loaded now, has what the client-facing
+ * method name needs. Names were checked against kexbridge's tables when the
+ * file was read, so an unknown name here is reported as unusable.
+ */
+static bool
+conf_offer_usable(const char *key, const char *name)
+{
+	const struct kb_kex_info *kex;
+	const char *cipher = NULL, *digest = NULL, *keymgmt = NULL;
+	EVP_CIPHER *c = NULL;
+	EVP_KEYMGMT *k = NULL;
+	EVP_MD *md = NULL;
+	bool ok = true;
+
+	if (strcmp(key, "kex") == 0) {
+		if ((kex = kb_kex_lookup(name)) == NULL)
+			return false;
+		digest = kex->digest;
+		keymgmt = kex->type == KB_KEX_CURVE25519 ? "X25519" :
+		    kex->type == KB_KEX_ECDH_NIST ? "EC" : "DH";
+	} else if (strcmp(key, "ciphers") == 0) {
+		if (kb_cipher_lookup(name) == NULL)
+			return false;
+		cipher = kb_cipher_evp_name(kb_cipher_lookup(name));
+	} else if (kb_mac_lookup(name) != NULL) {
+		digest = kb_mac_evp_digest(kb_mac_lookup(name));
+	} else {
+		return false;
+	}
+	if (cipher != NULL)
+		ok = ok && (c = EVP_CIPHER_fetch(NULL, cipher, NULL)) != NULL;
+	if (digest != NULL)
+		ok = ok && (md = EVP_MD_fetch(NULL, digest, NULL)) != NULL;
+	if (keymgmt != NULL)
+		ok = ok && (k = EVP_KEYMGMT_fetch(NULL, keymgmt, NULL)) != NULL;
+	EVP_CIPHER_free(c);
+	EVP_MD_free(md);
+	EVP_KEYMGMT_free(k);
+	return ok;
+}
+
+/* Checks that OpenSSL can run every name of one written client-facing list. */
+static int
+conf_check_offer_list(const struct kb_route *r, const char *key, const char *list,
+    unsigned int line, const char *path, char *err, size_t errlen)
+{
+	char *copy, *name, *save = NULL;
+	int rc = 0;
+
+	if (list == NULL)
+		return 0;
+	if ((copy = strdup(list)) == NULL) {
+		snprintf(err, errlen, "%s", _("out of memory"));
+		return KB_ERR_ALLOC_FAIL;
+	}
+	for (name = strtok_r(copy, ", ", &save); name != NULL;
+	    name = strtok_r(NULL, ", ", &save)) {
+		if (conf_offer_usable(key, name))
+			continue;
+		rc = conf_check_fail(path, conf_key_line(r, line), err, errlen,
+		    _("%s '%s' in [route %s] cannot be used with the OpenSSL library as "
+		    "loaded; remove it (run 'kexbridge algorithms' for what works)"), key, name,
+		    r->name);
+		break;
+	}
+	free(copy);
+	return rc;
+}
+
+/*
+ * The signature algorithms the route's host keys serve, comma-separated, in
+ * out. Without configured keys the daemon loads or creates an ssh-ed25519
+ * and an RSA key (hostkeys.c), whose algorithms are listed here.
+ * NOTE: keep the default list in step with kb_bridge_hostkeys_load().
+ */
+static int
+conf_hostkey_algorithms(const struct kb_route *r, const char *path, char *out,
+    size_t outlen, char *err, size_t errlen)
+{
+	struct kb_hostkey *key;
+	size_t i, used;
+	int rc;
+
+	if (r->hostkey_count == 0) {
+		snprintf(out, outlen, "ssh-ed25519,rsa-sha2-512,rsa-sha2-256,ssh-rsa");
+		return 0;
+	}
+	out[0] = '\0';
+	for (i = 0; i < r->hostkey_count; i++) {
+		if ((rc = kb_hostkey_load(r->hostkeys[i], &key)) != 0)
+			return conf_check_fail(path, conf_key_line(r, r->hostkey_line), err,
+			    errlen, _("cannot load host key %s in [route %s]: %s"),
+			    r->hostkeys[i], r->name, kb_err_str(rc));
+		used = strlen(out);
+		snprintf(out + used, outlen - used, "%s%s", used > 0 ? "," : "",
+		    kb_hostkey_algorithms(key));
+		kb_hostkey_free(key);
+	}
+	return 0;
+}
+
+/* Whether name is one of the comma-separated names in list. */
+static bool
+conf_list_contains(const char *list, const char *name)
+{
+	size_t len = strlen(name);
+	const char *p = list;
+
+	while ((p = strstr(p, name)) != NULL) {
+		if ((p == list || p[-1] == ',') && (p[len] == ',' || p[len] == '\0'))
+			return true;
+		p += len;
+	}
+	return false;
+}
+
+/*
+ * Checks a bridge route's client-facing lists at start-up: every kex,
+ * cipher and MAC works with OpenSSL as loaded and, when hostkey_algorithms
+ * is set, the host keys load and serve every name in it.
+ */
+static int
+conf_check_offers(const struct kb_route *r, const char *path, char *err, size_t errlen)
+{
+	char served[1024], *copy, *name, *save = NULL;
+	int rc;
+
+	if ((rc = conf_check_offer_list(r, "kex", r->kex, r->kex_line, path, err,
+	    errlen)) != 0 ||
+	    (rc = conf_check_offer_list(r, "ciphers", r->ciphers, r->ciphers_line, path, err,
+	    errlen)) != 0 ||
+	    (rc = conf_check_offer_list(r, "macs", r->macs, r->macs_line, path, err,
+	    errlen)) != 0)
+		return rc;
+	/* The host keys themselves are loaded, and checked, when the relay starts. */
+	if (r->hostkey_algorithms == NULL)
+		return 0;
+	if ((rc = conf_hostkey_algorithms(r, path, served, sizeof(served), err, errlen)) != 0)
+		return rc;
+	if ((copy = strdup(r->hostkey_algorithms)) == NULL) {
+		snprintf(err, errlen, "%s", _("out of memory"));
+		return KB_ERR_ALLOC_FAIL;
+	}
+	for (name = strtok_r(copy, ", ", &save); name != NULL && rc == 0;
+	    name = strtok_r(NULL, ", ", &save)) {
+		if (!conf_list_contains(served, name))
+			rc = conf_check_fail(path, conf_key_line(r, r->hostkey_algorithms_line),
+			    err, errlen, _("hostkey_algorithms '%s' in [route %s] is not served "
+			    "by any of the route's host keys; they serve %s"), name, r->name,
+			    served);
+	}
+	free(copy);
+	return rc;
+}
+
 int
 kb_conf_finish(struct kb_conf *conf, const char *path, char *err, size_t errlen)
 {
@@ -1183,6 +1522,7 @@ kb_conf_finish(struct kb_conf *conf, const char *path, char *err, size_t errlen)
 		if (r->mode != KB_MODE_BRIDGE)
 			continue;
 		if ((rc = conf_resolve_upstream(r, path, err, errlen)) != 0 ||
+		    (rc = conf_check_offers(r, path, err, errlen)) != 0 ||
 		    (rc = conf_finish_bridge(conf, r, err, errlen)) != 0)
 			return rc;
 	}
@@ -1231,6 +1571,8 @@ conf_print_bridge(FILE *out, const struct kb_route *r)
 	fprintf(out, "kex = %s\n", r->kex != NULL ? r->kex : kb_kex_names());
 	fprintf(out, "ciphers = %s\n", r->ciphers != NULL ? r->ciphers : kb_cipher_names());
 	fprintf(out, "macs = %s\n", r->macs != NULL ? r->macs : kb_mac_names());
+	if (r->hostkey_algorithms != NULL)
+		fprintf(out, "hostkey_algorithms = %s\n", r->hostkey_algorithms);
 	if (r->moduli != NULL)
 		fprintf(out, "moduli = %s\n", r->moduli);
 	else
@@ -1256,6 +1598,12 @@ conf_print_upstream(FILE *out, const struct kb_route *r)
 {
 	char host[KB_NET_HOST_MAX], port[KB_NET_PORT_MAX], why[256];
 
+	if (r->transparent != KB_TRANSPARENT_NO) {
+		fprintf(out, "# upstream: each connection's original destination\n");
+		fprintf(out, "transparent = %s\n", kb_transparent_str(r->transparent));
+		fprintf(out, "allow = %s\n", r->allow_spec != NULL ? r->allow_spec : "");
+		return;
+	}
 	if (kb_net_split(r->upstream, "22", host, port, why, sizeof(why)) != 0)
 		fprintf(out, "upstream = %s", r->upstream);
 	else if (strchr(host, ':') != NULL)
@@ -1279,6 +1627,10 @@ kb_conf_print(FILE *out, const struct kb_conf *conf)
 	    conf->log_target == KB_LOG_SYSLOG ? "syslog" : "stderr");
 	fprintf(out, "log_level = %s\n", conf_level_str(conf->log_level));
 	fprintf(out, "state_dir = %s\n", kb_conf_state_dir(conf));
+	fprintf(out, "max_sessions = %u\n", conf->max_sessions);
+	fprintf(out, "drain_timeout = %u\n", conf->drain_timeout);
+	if (conf->user != NULL)
+		fprintf(out, "user = %s\n", conf->user);
 	for (i = 0; i < conf->route_count; i++) {
 		r = &conf->routes[i];
 		fprintf(out, "\n[route %s]\n", r->name);
@@ -1290,6 +1642,8 @@ kb_conf_print(FILE *out, const struct kb_conf *conf)
 		fprintf(out, "idle_timeout = %u\n", r->idle_timeout);
 		fprintf(out, "buffer_limit = %zu\n", r->buffer_limit);
 		fprintf(out, "max_sessions = %u\n", r->max_sessions);
+		fprintf(out, "max_per_source = %u\n", r->max_per_source);
+		fprintf(out, "max_startups = %u\n", r->max_startups);
 		if (r->mode == KB_MODE_BRIDGE)
 			conf_print_bridge(out, r);
 	}

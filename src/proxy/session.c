@@ -31,6 +31,7 @@
 #include "kexbridge/sniffer.h"
 #include "kexbridge/advice.h"
 #include "kexbridge/negotiate.h"
+#include "kexbridge/origdst.h"
 #include "kexbridge/report.h"
 #include "bridge.h"
 #include "session.h"
@@ -60,6 +61,9 @@ struct kb_session {
 	struct kb_route_ctx *ctx;
 	char id[KB_SESSION_ID_LEN];
 	char client_str[KB_NET_ADDRSTR_MAX];
+	/* The route's upstream, or the original destination on a transparent route. */
+	struct kb_net_addr upstream_addr;
+	char upstream_str[KB_NET_ADDRSTR_MAX];
 	struct session_side client;
 	struct session_side server;
 	/* Connect timeout, then the drain timeout once the session closes. */
@@ -184,7 +188,7 @@ kb_session_close(struct kb_session *s, const char *closed_by, const char *reason
 	session_log_no_version(s, &s->server);
 	session_log_end(s, closed_by, reason);
 	TAILQ_REMOVE(&s->ctx->sessions, s, entry);
-	s->ctx->session_count--;
+	kb_session_count_close(s->ctx);
 	session_side_free(&s->client);
 	session_side_free(&s->server);
 	if (s->timer != NULL)
@@ -481,7 +485,7 @@ session_on_connected(struct kb_session *s)
 	clock_gettime(CLOCK_MONOTONIC, &s->last_activity);
 	bufferevent_enable(s->client.bev, EV_READ | EV_WRITE);
 	bufferevent_enable(s->server.bev, EV_READ | EV_WRITE);
-	kb_log(KB_LOG_DEBUG, s->id, "connected to upstream %s", s->ctx->upstream_str);
+	kb_log(KB_LOG_DEBUG, s->id, "connected to upstream %s", s->upstream_str);
 }
 
 static void
@@ -492,11 +496,11 @@ session_connect_failed(struct kb_session *s, const char *cause)
 
 	if (json != NULL) {
 		kb_json_str(json, "event", "connect_failed");
-		kb_json_str(json, "upstream", s->ctx->upstream_str);
+		kb_json_str(json, "upstream", s->upstream_str);
 		kb_json_str(json, "error", cause);
 	}
 	snprintf(text, sizeof(text), _("connecting to upstream %s failed: %s; closing the client"),
-	    s->ctx->upstream_str, cause);
+	    s->upstream_str, cause);
 	kb_log_event(KB_LOG_WARN, s->id, json, text);
 }
 
@@ -515,7 +519,7 @@ session_on_timeout(struct kb_session *s, struct session_side *side, short what)
 			bufferevent_enable(side->bev, EV_READ);
 		return;
 	}
-	kb_log(KB_LOG_INFO, s->id, "no data for %u s (idle_timeout); closing",
+	kb_session_log_limit(s->id, s->ctx, s->client_str, "idle_timeout",
 	    route->idle_timeout);
 	session_drain_and_close(s, "kexbridge", "idle_timeout");
 }
@@ -591,7 +595,7 @@ session_handshake_cb(evutil_socket_t fd, short what, void *arg)
 
 	if (s->reported || s->closing)
 		return;
-	kb_log(KB_LOG_INFO, s->id, "both KEXINITs not seen within %u s (handshake_timeout); closing",
+	kb_session_log_limit(s->id, s->ctx, s->client_str, "handshake_timeout",
 	    s->ctx->route->handshake_timeout);
 	kb_session_close(s, "kexbridge", "handshake_timeout");
 }
@@ -607,32 +611,149 @@ session_log_start(struct kb_session *s)
 		kb_json_str(json, "event", "session_start");
 		kb_json_str(json, "route", route->name);
 		kb_json_str(json, "client", s->client_str);
-		kb_json_str(json, "upstream", s->ctx->upstream_str);
+		kb_json_str(json, "upstream", s->upstream_str);
 		kb_json_str(json, "mode", kb_conf_mode_str(route->mode));
 	}
 	snprintf(text, sizeof(text), _("session start: client %s, route %s, upstream %s, mode %s"),
-	    s->client_str, route->name, s->ctx->upstream_str, kb_conf_mode_str(route->mode));
+	    s->client_str, route->name, s->upstream_str, kb_conf_mode_str(route->mode));
 	kb_log_event(KB_LOG_INFO, s->id, json, text);
 }
 
-static void
-session_log_rejected(struct kb_route_ctx *ctx, const char *client)
+/* Sessions open in the process, on every route and relay. */
+static size_t session_total;
+
+void
+kb_session_count_open(struct kb_route_ctx *ctx)
+{
+	ctx->session_count++;
+	session_total++;
+}
+
+void
+kb_session_count_close(struct kb_route_ctx *ctx)
+{
+	ctx->session_count--;
+	session_total--;
+}
+
+void
+kb_session_log_limit(const char *id, const struct kb_route_ctx *ctx, const char *client,
+    const char *limit, unsigned int value)
 {
 	struct kb_json *json = kb_json_new();
-	char id[KB_SESSION_ID_LEN], text[512];
+	char new_id[KB_SESSION_ID_LEN], text[512];
 
-	kb_session_new_id(id);
-	if (json != NULL) {
-		kb_json_str(json, "event", "session_rejected");
-		kb_json_str(json, "route", ctx->route->name);
-		kb_json_str(json, "client", client);
-		kb_json_str(json, "reason", "limit");
-		kb_json_uint(json, "max_sessions", ctx->route->max_sessions);
+	if (id == NULL) {
+		kb_session_new_id(new_id);
+		id = new_id;
 	}
-	snprintf(text, sizeof(text),
-	    _("rejected client %s: route %s already has max_sessions (%u) sessions"),
-	    client, ctx->route->name, ctx->route->max_sessions);
+	if (json != NULL) {
+		kb_json_str(json, "event", "limit");
+		kb_json_str(json, "limit", limit);
+		kb_json_uint(json, "value", value);
+		kb_json_str(json, "client", client);
+		kb_json_str(json, "route", ctx->route->name);
+	}
+	snprintf(text, sizeof(text), _("limit %s (%u) reached for client %s on route %s; "
+	    "closing the connection"), limit, value, client, ctx->route->name);
 	kb_log_event(KB_LOG_INFO, id, json, text);
+}
+
+/* Length of "ADDR" in "ADDR:PORT" or "[ADDR]:PORT" as kb_net_format() writes it. */
+static size_t
+session_host_len(const char *addr_port)
+{
+	const char *colon = strrchr(addr_port, ':');
+
+	return colon != NULL ? (size_t)(colon - addr_port) : strlen(addr_port);
+}
+
+static bool
+session_same_host(const char *a, const char *b)
+{
+	size_t len = session_host_len(a);
+
+	return len == session_host_len(b) && strncmp(a, b, len) == 0;
+}
+
+/*
+ * Counts the route's open sessions from client's address and those still in
+ * the handshake: tap before both KEXINITs were seen, bridge before the client
+ * authenticated. Sessions already closing count for neither.
+ */
+static void
+session_count_route(const struct kb_route_ctx *ctx, const char *client,
+    unsigned int *from_source, unsigned int *in_startup)
+{
+	const struct kb_session *s;
+	const struct kb_bridge *b;
+
+	*from_source = 0;
+	*in_startup = 0;
+	TAILQ_FOREACH(s, &ctx->sessions, entry) {
+		if (s->closing)
+			continue;
+		*from_source += session_same_host(s->client_str, client);
+		*in_startup += !s->reported;
+	}
+	if (ctx->bridge == NULL)
+		return;
+	TAILQ_FOREACH(b, &ctx->bridge->sessions, entry) {
+		if (b->closing)
+			continue;
+		*from_source += session_same_host(b->client_str, client);
+		*in_startup += !kb_conn_authenticated(b->conn);
+	}
+}
+
+/*
+ * Checks the connection limits for a new client; returns the name of the
+ * first one reached and its value, or NULL when the connection may go on.
+ */
+static const char *
+session_limit_reached(const struct kb_route_ctx *ctx, const char *client,
+    unsigned int *value)
+{
+	const struct kb_route *route = ctx->route;
+	unsigned int from_source, in_startup;
+
+	if (ctx->max_sessions_total > 0 && session_total >= ctx->max_sessions_total) {
+		*value = ctx->max_sessions_total;
+		return "global_max_sessions";
+	}
+	if (ctx->session_count >= route->max_sessions) {
+		*value = route->max_sessions;
+		return "max_sessions";
+	}
+	session_count_route(ctx, client, &from_source, &in_startup);
+	if (from_source >= route->max_per_source) {
+		*value = route->max_per_source;
+		return "max_per_source";
+	}
+	if (in_startup >= route->max_startups) {
+		*value = route->max_startups;
+		return "max_startups";
+	}
+	return NULL;
+}
+
+/*
+ * Closes a connection rejected before the version exchange. What the client
+ * already sent is read first, so that close(2) sends FIN and not RST and
+ * the client sees the connection closed rather than reset.
+ */
+static void
+session_reject(evutil_socket_t fd)
+{
+	char discard[4096];
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		if (recv(fd, discard, sizeof(discard), MSG_DONTWAIT) <= 0)
+			break;
+	}
+	shutdown(fd, SHUT_RDWR);
+	evutil_closesocket(fd);
 }
 
 /* Allocates the session and its two sides; the client socket is owned on success. */
@@ -681,16 +802,24 @@ kb_session_start(struct kb_route_ctx *ctx, evutil_socket_t fd,
 	struct timeval connect_tv = { (time_t)route->connect_timeout, 0 };
 	struct timeval handshake_tv = { (time_t)route->handshake_timeout, 0 };
 	char client_str[KB_NET_ADDRSTR_MAX];
+	struct kb_net_addr upstream = ctx->upstream_addr;
+	const char *limit;
+	unsigned int value;
 	struct kb_session *s;
 
 	kb_net_format(client, client_len, client_str, sizeof(client_str));
-	if (ctx->session_count >= route->max_sessions) {
-		session_log_rejected(ctx, client_str);
+	if ((limit = session_limit_reached(ctx, client_str, &value)) != NULL) {
+		kb_session_log_limit(NULL, ctx, client_str, limit, value);
+		session_reject(fd);
+		return;
+	}
+	if (route->transparent != KB_TRANSPARENT_NO &&
+	    kb_origdst_pick_upstream(route, &ctx->listen_addr, fd, client_str, &upstream) != 0) {
 		evutil_closesocket(fd);
 		return;
 	}
 	if (route->mode == KB_MODE_BRIDGE) {
-		kb_bridge_start(ctx, fd, client, client_len);
+		kb_bridge_start(ctx, fd, client, client_len, &upstream);
 		return;
 	}
 	if ((s = session_new(ctx, fd)) == NULL) {
@@ -701,10 +830,13 @@ kb_session_start(struct kb_route_ctx *ctx, evutil_socket_t fd,
 	}
 	kb_session_new_id(s->id);
 	memcpy(s->client_str, client_str, sizeof(s->client_str));
+	s->upstream_addr = upstream;
+	kb_net_format((struct sockaddr *)&upstream.ss, upstream.len, s->upstream_str,
+	    sizeof(s->upstream_str));
 	clock_gettime(CLOCK_MONOTONIC, &s->started);
 	s->last_activity = s->started;
 	TAILQ_INSERT_TAIL(&ctx->sessions, s, entry);
-	ctx->session_count++;
+	kb_session_count_open(ctx);
 	session_log_start(s);
 
 	/* Reading from the client starts once the upstream connection is up, so nothing piles up. */
@@ -713,7 +845,7 @@ kb_session_start(struct kb_route_ctx *ctx, evutil_socket_t fd,
 	evtimer_add(s->timer, &connect_tv);
 	evtimer_add(s->handshake_timer, &handshake_tv);
 	if (bufferevent_socket_connect(s->server.bev,
-	    (struct sockaddr *)&ctx->upstream_addr.ss, (int)ctx->upstream_addr.len) != 0) {
+	    (struct sockaddr *)&s->upstream_addr.ss, (int)s->upstream_addr.len) != 0) {
 		session_connect_failed(s, evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
 		kb_session_close(s, "kexbridge", "connect_failed");
 	}

@@ -30,6 +30,7 @@ struct kb_route_ctx {
 	char listen_str[KB_NET_ADDRSTR_MAX];
 	char upstream_str[KB_NET_ADDRSTR_MAX];
 	size_t session_count;		/* tap and bridge sessions */
+	unsigned int max_sessions_total;	/* [global] max_sessions */
 	TAILQ_HEAD(, kb_session) sessions;
 	struct kb_bridge_route *bridge;	/* bridge mode only */
 };
@@ -49,6 +50,22 @@ void kb_session_start(struct kb_route_ctx *ctx, evutil_socket_t fd,
  * closed_by is "client", "server" or "kexbridge".
  */
 void kb_session_close(struct kb_session *session, const char *closed_by, const char *reason);
+
+/*
+ * Count a session opened or freed on ctx, in the route's count and in the
+ * count of the whole process that [global] max_sessions limits.
+ */
+void kb_session_count_open(struct kb_route_ctx *ctx);
+void kb_session_count_close(struct kb_route_ctx *ctx);
+
+/*
+ * Logs that a limit was reached (event "limit"): its name as in the
+ * configuration ("global_max_sessions" for [global] max_sessions), its
+ * value, the client address and the route. id is the
+ * session's, or NULL for a connection closed before it became a session.
+ */
+void kb_session_log_limit(const char *id, const struct kb_route_ctx *ctx,
+    const char *client, const char *limit, unsigned int value);
 
 /* Writes a new session id (8 hex digits, unique within the process). */
 void kb_session_new_id(char id[KB_SESSION_ID_LEN]);

@@ -19,6 +19,7 @@
 
 #include "kexbridge/conf.h"
 #include "kexbridge/err.h"
+#include "kexbridge/hostkey.h"
 #include "kexbridge/net.h"
 #include "../../src/proxy/bridge.h"
 
@@ -208,6 +209,105 @@ conf_load_rejects_bad_global_values(void **state)
 	assert_int_equal(conf_load_text(f, "[global]\nlog_format = xml\n"),
 	    KB_ERR_CONFIG_INVALID);
 	assert_error_at(f, 2, "invalid log_format 'xml'; expected text or json");
+}
+
+#define CONF_ONE_ROUTE "[route a]\nlisten = 127.0.0.1:2222\nupstream = h\n"
+
+static void
+conf_load_applies_daemon_defaults(void **state)
+{
+	struct conf_fixture *f = *state;
+
+	assert_int_equal(conf_load_text(f, CONF_ONE_ROUTE), 0);
+	assert_int_equal(f->conf.drain_timeout, KB_DRAIN_TIMEOUT_DEFAULT);
+	assert_int_equal(f->conf.drain_timeout, 30);
+	assert_null(f->conf.user);
+}
+
+static void
+conf_load_reads_daemon_keys(void **state)
+{
+	struct conf_fixture *f = *state;
+
+	assert_int_equal(conf_load_text(f,
+	    "[global]\ndrain_timeout = 2m\nuser = root\n" CONF_ONE_ROUTE), 0);
+	assert_int_equal(f->conf.drain_timeout, 120);
+	assert_non_null(f->conf.user);
+	assert_string_equal(f->conf.user, "root");
+}
+
+static void
+conf_load_accepts_zero_drain_timeout(void **state)
+{
+	struct conf_fixture *f = *state;
+
+	assert_int_equal(conf_load_text(f, "[global]\ndrain_timeout = 0\n" CONF_ONE_ROUTE), 0);
+	assert_int_equal(f->conf.drain_timeout, 0);
+}
+
+static void
+conf_load_rejects_bad_drain_timeout(void **state)
+{
+	static const char *const values[] = { "-1", "abc", "10x", "8d", "604801", "" };
+	struct conf_fixture *f = *state;
+	char text[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+		kb_conf_free(&f->conf);
+		kb_conf_init(&f->conf);
+		unlink(f->path);
+		snprintf(text, sizeof(text), "[global]\nlog_level = info\ndrain_timeout = %s\n"
+		    CONF_ONE_ROUTE, values[i]);
+		assert_int_equal(conf_load_text(f, text), KB_ERR_CONFIG_INVALID);
+		assert_error_at(f, 3, "invalid drain_timeout");
+	}
+}
+
+static void
+conf_load_rejects_unknown_user(void **state)
+{
+	struct conf_fixture *f = *state;
+
+	assert_int_equal(conf_load_text(f,
+	    "[global]\n\nuser = kb-no-such-user-7f3a\n" CONF_ONE_ROUTE),
+	    KB_ERR_CONFIG_INVALID);
+	assert_error_at(f, 3, "unknown user 'kb-no-such-user-7f3a' in [global]");
+	assert_null(f->conf.user);
+}
+
+static void
+conf_global_set_sets_user_without_prefix(void **state)
+{
+	struct conf_fixture *f = *state;
+
+	assert_int_equal(kb_conf_global_set(&f->conf, "user", "root", f->err,
+	    sizeof(f->err)), 0);
+	assert_string_equal(f->conf.user, "root");
+	assert_int_equal(kb_conf_global_set(&f->conf, "user", "kb-no-such-user-7f3a", f->err,
+	    sizeof(f->err)), KB_ERR_CONFIG_INVALID);
+	assert_string_equal(f->err, "unknown user 'kb-no-such-user-7f3a' in [global]; "
+	    "expected an account name from the passwd database");
+	assert_null(f->conf.user);
+}
+
+static void
+conf_print_shows_daemon_keys(void **state)
+{
+	struct conf_fixture *f = *state;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out;
+
+	assert_int_equal(conf_load_text(f,
+	    "[global]\ndrain_timeout = 5\nuser = root\n" CONF_ONE_ROUTE), 0);
+	out = open_memstream(&text, &len);
+	assert_non_null(out);
+	kb_conf_print(out, &f->conf);
+	fclose(out);
+	assert_non_null(strstr(text, "drain_timeout = 5\n"));
+	assert_non_null(strstr(text, "user = root\n"));
+	free(text);
 }
 
 static void
@@ -723,6 +823,138 @@ conf_check_rejects_bad_cli_upstream(void **state)
 }
 
 static void
+conf_load_reads_transparent_route(void **state)
+{
+	struct conf_fixture *f = *state;
+	const struct kb_route *r;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out;
+
+	assert_int_equal(conf_load_text(f,
+	    "[route intercept]\n"
+	    "listen = 0.0.0.0:2222\n"
+	    "transparent = redirect\n"
+	    "allow = 10.203.2.0/24:22, [fd00:203:2::7]:22\n"), 0);
+	r = &f->conf.routes[0];
+	assert_null(r->upstream);
+	assert_int_equal(r->transparent, KB_TRANSPARENT_REDIRECT);
+	assert_int_equal(r->allow_count, 2);
+	assert_int_equal(r->allow[0].family, AF_INET);
+	assert_int_equal(r->allow[0].prefix, 24);
+	assert_int_equal(r->allow[0].port, 22);
+	assert_int_equal(r->allow[1].family, AF_INET6);
+	assert_int_equal(r->allow_line, 4);
+
+	/* A transparent route has no upstream to resolve, and prints its list. */
+	assert_int_equal(kb_conf_resolve_upstreams(&f->conf, f->path, f->err,
+	    sizeof(f->err)), 0);
+	assert_null(r->upstream_addr);
+	assert_non_null(out = open_memstream(&text, &len));
+	kb_conf_print(out, &f->conf);
+	fclose(out);
+	assert_non_null(strstr(text, "transparent = redirect\n"));
+	assert_non_null(strstr(text, "allow = 10.203.2.0/24:22, [fd00:203:2::7]:22\n"));
+	assert_null(strstr(text, "upstream ="));
+	free(text);
+}
+
+static void
+conf_load_defaults_transparent_to_no(void **state)
+{
+	struct conf_fixture *f = *state;
+
+	assert_int_equal(conf_load_text(f,
+	    "[route a]\nlisten = 127.0.0.1:2222\nupstream = 127.0.0.1\n"), 0);
+	assert_int_equal(f->conf.routes[0].transparent, KB_TRANSPARENT_NO);
+	assert_int_equal(f->conf.routes[0].allow_count, 0);
+}
+
+static void
+conf_load_rejects_transparent_with_upstream(void **state)
+{
+	struct conf_fixture *f = *state;
+
+	assert_int_equal(conf_load_text(f,
+	    "[route a]\n"
+	    "listen = 127.0.0.1:2222\n"
+	    "upstream = 127.0.0.1:22\n"
+	    "transparent = tproxy\n"
+	    "allow = 127.0.0.1:22\n"), KB_ERR_CONFIG_INVALID);
+	assert_error_at(f, 3, "remove upstream");
+}
+
+static void
+conf_load_rejects_transparent_without_allow(void **state)
+{
+	struct conf_fixture *f = *state;
+
+	assert_int_equal(conf_load_text(f,
+	    "[route a]\nlisten = 127.0.0.1:2222\ntransparent = redirect\n"),
+	    KB_ERR_CONFIG_INVALID);
+	assert_error_at(f, 1, "no allow list");
+}
+
+static void
+conf_load_rejects_allow_without_transparent(void **state)
+{
+	struct conf_fixture *f = *state;
+
+	assert_int_equal(conf_load_text(f,
+	    "[route a]\nlisten = 127.0.0.1:2222\nupstream = 127.0.0.1\n"
+	    "allow = 127.0.0.1:22\n"), KB_ERR_CONFIG_INVALID);
+	assert_error_at(f, 4, "applies only to transparent routes");
+}
+
+static void
+conf_load_rejects_bad_transparent_values(void **state)
+{
+	struct conf_fixture *f = *state;
+
+	assert_int_equal(conf_load_text(f,
+	    "[route a]\nlisten = 127.0.0.1:2222\ntransparent = yes\n"),
+	    KB_ERR_CONFIG_INVALID);
+	assert_error_at(f, 3, "invalid transparent 'yes'");
+	kb_conf_free(&f->conf);
+	kb_conf_init(&f->conf);
+	unlink(f->path);
+
+	assert_int_equal(conf_load_text(f,
+	    "[route a]\nlisten = 127.0.0.1:2222\ntransparent = redirect\n"
+	    "allow = 10.203.2.0/24:22, backup.example:22\n"), KB_ERR_CONFIG_INVALID);
+	assert_error_at(f, 4, "invalid allow entry 'backup.example:22'");
+	kb_conf_free(&f->conf);
+	kb_conf_init(&f->conf);
+	unlink(f->path);
+
+	assert_int_equal(conf_load_text(f,
+	    "[route a]\nlisten = 127.0.0.1:2222\ntransparent = redirect\n"
+	    "allow = 10.203.2.0/24:22,\n"), KB_ERR_CONFIG_INVALID);
+	assert_error_at(f, 4, "empty entry in allow");
+}
+
+static void
+conf_route_set_builds_transparent_route(void **state)
+{
+	struct conf_fixture *f = *state;
+	struct kb_route *r;
+
+	assert_int_equal(kb_conf_add_route(&f->conf, "cli", "127.0.0.1:2200", NULL,
+	    "bridge", f->err, sizeof(f->err)), 0);
+	r = &f->conf.routes[0];
+	assert_int_equal(kb_conf_route_set(&f->conf, r, "transparent", "tproxy", f->err,
+	    sizeof(f->err)), 0);
+	assert_int_equal(kb_conf_route_set(&f->conf, r, "allow", "10.0.0.0/8", f->err,
+	    sizeof(f->err)), 0);
+	/* Setting allow again replaces the list. */
+	assert_int_equal(kb_conf_route_set(&f->conf, r, "allow", "10.203.2.7:22", f->err,
+	    sizeof(f->err)), 0);
+	assert_int_equal(r->allow_count, 1);
+	assert_int_equal(r->allow[0].port, 22);
+	assert_int_equal(kb_conf_check(&f->conf, NULL, f->err, sizeof(f->err)), 0);
+}
+
+static void
 exec_policy_accepts_scp_as_scp_sends_it(void **state)
 {
 	static const struct {
@@ -905,10 +1137,189 @@ net_format_prints_both_families(void **state)
 	    sizeof(out)), "[::1]:2222");
 }
 
+static void
+conf_load_reads_limit_keys(void **state)
+{
+	struct conf_fixture *f = *state;
+	const struct kb_route *r;
+
+	assert_int_equal(conf_load_text(f,
+	    "[global]\nmax_sessions = 10\n"
+	    "[route a]\nlisten = 127.0.0.1:2222\nupstream = h:22\n"
+	    "max_per_source = 3\nmax_startups = 5\n"
+	    "[route b]\nlisten = 127.0.0.1:2223\nupstream = h:22\n"), 0);
+	assert_int_equal(f->conf.max_sessions, 10);
+	r = &f->conf.routes[0];
+	assert_int_equal(r->max_per_source, 3);
+	assert_int_equal(r->max_startups, 5);
+	r = &f->conf.routes[1];
+	assert_int_equal(r->max_per_source, 32);
+	assert_int_equal(r->max_startups, 64);
+}
+
+static void
+conf_init_sets_global_session_limit(void **state)
+{
+	struct conf_fixture *f = *state;
+
+	assert_int_equal(f->conf.max_sessions, 1024);
+}
+
+static void
+conf_load_rejects_bad_limit_values(void **state)
+{
+	static const struct {
+		const char *text;
+		unsigned int line;
+		const char *expected;
+	} cases[] = {
+		{ "[route a]\nlisten = 127.0.0.1:2222\nupstream = h:22\nmax_per_source = 0\n", 4,
+		    "invalid max_per_source '0' in [route a]; expected a number from 1" },
+		{ "[route a]\nlisten = 127.0.0.1:2222\nupstream = h:22\nmax_startups = many\n", 4,
+		    "invalid max_startups 'many' in [route a]" },
+		{ "[route a]\nlisten = 127.0.0.1:2222\nupstream = h:22\nmax_startups = 99999999\n", 4,
+		    "invalid max_startups '99999999'" },
+		{ "[global]\nmax_sessions = 0\n", 2,
+		    "invalid max_sessions '0' in [global]; expected a number from 1" },
+		{ "[route a]\nlisten = 127.0.0.1:2222\nupstream = h:22\nmax_startups = 2\n"
+		    "max_startups = 3\n", 5, "'max_startups' is set twice in [route a]" },
+	};
+	struct conf_fixture *f = *state;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		kb_conf_free(&f->conf);
+		kb_conf_init(&f->conf);
+		unlink(f->path);
+		assert_int_equal(conf_load_text(f, cases[i].text), KB_ERR_CONFIG_INVALID);
+		assert_error_at(f, cases[i].line, cases[i].expected);
+	}
+}
+
+/* Writes a new ssh-ed25519 host key to path. */
+static void
+make_ed25519_key(char *path, size_t len)
+{
+	struct kb_hostkey *key = NULL;
+
+	snprintf(path, len, "/tmp/test_conf_ed25519.%d", (int)getpid());
+	unlink(path);
+	assert_int_equal(kb_hostkey_generate(KB_HOSTKEY_ED25519, 0, &key), 0);
+	assert_int_equal(kb_hostkey_save(key, path), 0);
+	kb_hostkey_free(key);
+}
+
+static void
+remove_key(const char *path)
+{
+	char pub[128];
+
+	snprintf(pub, sizeof(pub), "%s.pub", path);
+	unlink(path);
+	unlink(pub);
+}
+
+static void
+conf_check_rejects_unserved_hostkey_algorithm(void **state)
+{
+	struct conf_fixture *f = *state;
+	char key[64], text[512];
+	int rc;
+
+	make_ed25519_key(key, sizeof(key));
+	snprintf(text, sizeof(text),
+	    "[route a]\nlisten = 127.0.0.1:2222\nupstream = 127.0.0.1\nmode = bridge\n"
+	    "hostkey = %s\nhostkey_algorithms = ssh-ed25519,rsa-sha2-256\n", key);
+	rc = conf_load_text(f, text);
+	remove_key(key);
+	assert_int_equal(rc, KB_ERR_CONFIG_INVALID);
+	assert_error_at(f, 6, "hostkey_algorithms 'rsa-sha2-256' in [route a] is not served "
+	    "by any of the route's host keys; they serve ssh-ed25519");
+}
+
+static void
+conf_check_accepts_served_hostkey_algorithm(void **state)
+{
+	struct conf_fixture *f = *state;
+	char key[64], text[512];
+	int rc;
+
+	make_ed25519_key(key, sizeof(key));
+	snprintf(text, sizeof(text),
+	    "[route a]\nlisten = 127.0.0.1:2222\nupstream = 127.0.0.1\nmode = bridge\n"
+	    "hostkey = %s\nhostkey_algorithms = ssh-ed25519\n", key);
+	rc = conf_load_text(f, text);
+	remove_key(key);
+	assert_int_equal(rc, 0);
+	assert_string_equal(f->conf.routes[0].hostkey_algorithms, "ssh-ed25519");
+}
+
+static void
+conf_check_rejects_algorithm_default_keys_lack(void **state)
+{
+	struct conf_fixture *f = *state;
+
+	assert_int_equal(conf_load_text(f,
+	    "[route a]\nlisten = 127.0.0.1:2222\nupstream = 127.0.0.1\nmode = bridge\n"
+	    "hostkey_algorithms = ecdsa-sha2-nistp256\n"), KB_ERR_CONFIG_INVALID);
+	assert_error_at(f, 5, "hostkey_algorithms 'ecdsa-sha2-nistp256' in [route a] is not "
+	    "served by any of the route's host keys; they serve ssh-ed25519,rsa-sha2-512");
+}
+
+static void
+conf_check_blames_line_of_unloadable_host_key(void **state)
+{
+	struct conf_fixture *f = *state;
+	char key[64], text[512];
+	int rc;
+
+	make_file(key, sizeof(key));
+	snprintf(text, sizeof(text),
+	    "[route a]\nlisten = 127.0.0.1:2222\nupstream = 127.0.0.1\nmode = bridge\n"
+	    "hostkey = %s\nhostkey_algorithms = ssh-ed25519\n", key);
+	rc = conf_load_text(f, text);
+	unlink(key);
+	assert_int_equal(rc, KB_ERR_CONFIG_INVALID);
+	assert_error_at(f, 5, "cannot load host key");
+}
+
+static void
+conf_check_accepts_usable_client_lists(void **state)
+{
+	struct conf_fixture *f = *state;
+	const struct kb_route *r;
+
+	assert_int_equal(conf_load_text(f,
+	    "[route a]\nlisten = 127.0.0.1:2222\nupstream = 127.0.0.1\nmode = bridge\n"
+	    "kex = curve25519-sha256,diffie-hellman-group16-sha512\n"
+	    "ciphers = aes256-ctr,chacha20-poly1305@openssh.com\n"
+	    "macs = hmac-sha2-512\n"), 0);
+	r = &f->conf.routes[0];
+	assert_int_equal(r->kex_line, 5);
+	assert_int_equal(r->ciphers_line, 6);
+	assert_int_equal(r->macs_line, 7);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(conf_load_reads_limit_keys, conf_setup,
+		    conf_teardown),
+		cmocka_unit_test_setup_teardown(conf_init_sets_global_session_limit, conf_setup,
+		    conf_teardown),
+		cmocka_unit_test_setup_teardown(conf_load_rejects_bad_limit_values, conf_setup,
+		    conf_teardown),
+		cmocka_unit_test_setup_teardown(conf_check_rejects_unserved_hostkey_algorithm,
+		    conf_setup, conf_teardown),
+		cmocka_unit_test_setup_teardown(conf_check_accepts_served_hostkey_algorithm,
+		    conf_setup, conf_teardown),
+		cmocka_unit_test_setup_teardown(conf_check_rejects_algorithm_default_keys_lack,
+		    conf_setup, conf_teardown),
+		cmocka_unit_test_setup_teardown(conf_check_blames_line_of_unloadable_host_key,
+		    conf_setup, conf_teardown),
+		cmocka_unit_test_setup_teardown(conf_check_accepts_usable_client_lists,
+		    conf_setup, conf_teardown),
 		cmocka_unit_test_setup_teardown(conf_load_reads_full_file, conf_setup, conf_teardown),
 		cmocka_unit_test_setup_teardown(conf_load_applies_defaults, conf_setup, conf_teardown),
 		cmocka_unit_test_setup_teardown(conf_load_rejects_unknown_route_key, conf_setup,
@@ -918,6 +1329,20 @@ main(void)
 		cmocka_unit_test_setup_teardown(conf_load_rejects_bad_values, conf_setup,
 		    conf_teardown),
 		cmocka_unit_test_setup_teardown(conf_load_rejects_bad_global_values, conf_setup,
+		    conf_teardown),
+		cmocka_unit_test_setup_teardown(conf_load_applies_daemon_defaults, conf_setup,
+		    conf_teardown),
+		cmocka_unit_test_setup_teardown(conf_load_reads_daemon_keys, conf_setup,
+		    conf_teardown),
+		cmocka_unit_test_setup_teardown(conf_load_accepts_zero_drain_timeout, conf_setup,
+		    conf_teardown),
+		cmocka_unit_test_setup_teardown(conf_load_rejects_bad_drain_timeout, conf_setup,
+		    conf_teardown),
+		cmocka_unit_test_setup_teardown(conf_load_rejects_unknown_user, conf_setup,
+		    conf_teardown),
+		cmocka_unit_test_setup_teardown(conf_global_set_sets_user_without_prefix,
+		    conf_setup, conf_teardown),
+		cmocka_unit_test_setup_teardown(conf_print_shows_daemon_keys, conf_setup,
 		    conf_teardown),
 		cmocka_unit_test_setup_teardown(conf_load_rejects_missing_listen, conf_setup,
 		    conf_teardown),
@@ -962,6 +1387,20 @@ main(void)
 		cmocka_unit_test_setup_teardown(conf_add_route_rejects_auto_mode, conf_setup,
 		    conf_teardown),
 		cmocka_unit_test_setup_teardown(conf_check_rejects_bad_cli_upstream, conf_setup,
+		    conf_teardown),
+		cmocka_unit_test_setup_teardown(conf_load_reads_transparent_route, conf_setup,
+		    conf_teardown),
+		cmocka_unit_test_setup_teardown(conf_load_defaults_transparent_to_no, conf_setup,
+		    conf_teardown),
+		cmocka_unit_test_setup_teardown(conf_load_rejects_transparent_with_upstream, conf_setup,
+		    conf_teardown),
+		cmocka_unit_test_setup_teardown(conf_load_rejects_transparent_without_allow, conf_setup,
+		    conf_teardown),
+		cmocka_unit_test_setup_teardown(conf_load_rejects_allow_without_transparent, conf_setup,
+		    conf_teardown),
+		cmocka_unit_test_setup_teardown(conf_load_rejects_bad_transparent_values, conf_setup,
+		    conf_teardown),
+		cmocka_unit_test_setup_teardown(conf_route_set_builds_transparent_route, conf_setup,
 		    conf_teardown),
 		cmocka_unit_test(exec_policy_accepts_scp_as_scp_sends_it),
 		cmocka_unit_test(exec_policy_rejects_other_commands),
