@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Runs every kexbridge test on a fresh Debian 12 machine, as root:
 # dependencies, autogen, a --enable-werror build in build/ under the source
-# tree, make check (unit and integration tests), then make distcheck with the
-# integration tests skipped. Exits non-zero when any step fails and ends with
-# a line "N passed, N failed, N skipped" for make check.
+# tree, and make check (unit and integration tests). Then tests/ci-extra.sh
+# runs make check under ASan and UBSan, valgrind over the unit tests and
+# each fuzzer for 30 s, and make distcheck runs with the integration tests
+# skipped. Exits non-zero when any step fails and ends with a line
+# "N passed, N failed, N skipped" for make check.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -87,6 +89,14 @@ else
 fi
 report_check "$build"
 
+step "5b. tests/ci-extra.sh (sanitizers, valgrind, fuzzers)"
+if KB_BUILD="$build" bash "$top/tests/ci-extra.sh"; then
+	extra_ok=yes
+else
+	extra_ok=no
+	status=1
+fi
+
 step "6. make distcheck (integration tests skipped: KEXBRIDGE_TESTS=unit)"
 export KEXBRIDGE_TESTS=unit
 if ! make -j2 distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror; then
@@ -96,4 +106,5 @@ fi
 
 echo
 echo "make check: $([ "$check_ok" = yes ] && echo ok || echo FAILED)"
+echo "ci-extra.sh: $([ "$extra_ok" = yes ] && echo ok || echo FAILED)"
 exit "$status"

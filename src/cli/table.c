@@ -408,7 +408,9 @@ static const char *const table_pair_label[KB_CAT_COUNT] = {
 static bool
 table_lists_equal(const struct kb_namelist *a, const struct kb_namelist *b)
 {
-	return a->raw_len == b->raw_len && memcmp(a->raw, b->raw, a->raw_len) == 0;
+	/* An empty list may have raw == NULL, and memcmp on NULL is undefined. */
+	return a->raw_len == b->raw_len &&
+	    (a->raw_len == 0 || memcmp(a->raw, b->raw, a->raw_len) == 0);
 }
 
 static bool

@@ -174,9 +174,12 @@ sniffer_grow(struct kb_sniffer *sniffer, size_t size)
 		return KB_OK;
 	if ((p = malloc(size)) == NULL)
 		return KB_ERR_ALLOC_FAIL;
-	memcpy(p, sniffer->pkt, sniffer->pkt_len);
-	OPENSSL_cleanse(sniffer->pkt, sniffer->pkt_alloc);
-	free(sniffer->pkt);
+	/* The first call has no buffer yet, and memcpy from NULL is undefined. */
+	if (sniffer->pkt != NULL) {
+		memcpy(p, sniffer->pkt, sniffer->pkt_len);
+		OPENSSL_cleanse(sniffer->pkt, sniffer->pkt_alloc);
+		free(sniffer->pkt);
+	}
 	sniffer->pkt = p;
 	sniffer->pkt_alloc = size;
 	return KB_OK;

@@ -18,6 +18,10 @@ kb_require ssh scp sftp sshd ssh-keygen sha256sum pgrep
 # pump is bounded by window and buffer limits, so the peak must not grow
 # with the file size.
 RSS_LIMIT_KB=$((64 * 1024))
+SANITIZED=no
+if ldd "$KEXBRIDGE" 2>/dev/null | grep -q 'libasan'; then
+	SANITIZED=yes
+fi
 JP_NAME='日本語 ファイル.txt'
 JP_REMOTE='リモート ファイル.txt'
 
@@ -186,7 +190,11 @@ big_transfer() {
 	"$@" 2>"$KB_TMP/client.err" || kb_fail "$what exited $?: $(client_err)"
 	peak=$(kb_rss_stop "$KB_TMP/rss")
 	kb_say "$what: $(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f s", e - s }'), kexbridge peak VmRSS $((peak / 1024)) MiB"
-	if [ "$peak" -gt "$RSS_LIMIT_KB" ]; then
+	if [ "$SANITIZED" = yes ]; then
+		# AddressSanitizer keeps freed memory in quarantine, so its RSS
+		# says nothing about kexbridge's own buffering.
+		kb_say "$what: memory bound not checked in a sanitizer build"
+	elif [ "$peak" -gt "$RSS_LIMIT_KB" ]; then
 		kb_fail "$what: kexbridge VmRSS peaked at $peak kB, above $RSS_LIMIT_KB kB"
 	else
 		kb_pass "$what: kexbridge VmRSS peak $peak kB <= $RSS_LIMIT_KB kB"
