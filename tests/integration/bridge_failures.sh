@@ -173,7 +173,7 @@ for cmd in id 'scp -t . ; id' 'sh -c id'; do
 	out=$(kb_openssh ssh "${KB_FI_OPTS[@]}" -p "$port" "$dest" "$cmd" 2>"$KB_TMP/client.err") &&
 	    rc=0 || rc=$?
 	assert_failed "exec '$cmd'"
-	if printf '%s' "$out" | grep -q 'uid='; then
+	if grep -q 'uid=' <<<"$out"; then
 		kb_fail "exec '$cmd': the command ran: $out"
 	fi
 done
@@ -191,7 +191,7 @@ try:
     print(s.recv(64).decode("ascii", "replace").strip())
 except OSError:
     pass' "$fwd_port" 2>/dev/null || true)
-	if printf '%s' "$banner" | grep -q '^SSH-'; then
+	if grep -q '^SSH-' <<<"$banner"; then
 		kb_fail "ssh -L: the forwarded connection reached the sshd ($banner)"
 	else
 		kb_pass "ssh -L: the forwarded connection got no data ('$banner')"
@@ -220,7 +220,7 @@ fi
 # --- The "none" authentication method -------------------------------------
 if out=$(timeout 30 "$KB_PY" "$PEER" none-auth "$port" "$KB_USER" 2>"$KB_TMP/none.err"); then
 	kb_pass "none authentication: $out"
-	if printf '%s' "$out" | grep -Eq 'lists: (.*,)?none(,|$)'; then
+	if grep -Eq 'lists: (.*,)?none(,|$)' <<<"$out"; then
 		kb_fail "none authentication: the server lists none as a method"
 	fi
 else

@@ -19,7 +19,7 @@ kb_require ssh scp sftp sshd ssh-keygen sha256sum pgrep
 # with the file size.
 RSS_LIMIT_KB=$((64 * 1024))
 SANITIZED=no
-if ldd "$KEXBRIDGE" 2>/dev/null | grep -q 'libasan'; then
+if grep -q 'libasan' <<<"$(ldd "$KEXBRIDGE" 2>/dev/null)"; then
 	SANITIZED=yes
 fi
 JP_NAME='日本語 ファイル.txt'

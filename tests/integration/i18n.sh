@@ -9,7 +9,7 @@ set -euo pipefail
 
 kb_require sshd ssh-keygen msgfmt locale
 [ -f "$KB_SRCDIR/po/ja.po" ] || kb_skip "po/ja.po does not exist yet"
-locale -a | grep -Eqi '^ja_JP\.utf-?8$' ||
+grep -Eqi '^ja_JP\.utf-?8$' <<<"$(locale -a)" ||
     kb_skip "the ja_JP.UTF-8 locale is not generated (run contrib/deps.sh)"
 
 mkdir -p "$KB_TMP/locale/ja/LC_MESSAGES"

@@ -309,7 +309,9 @@ kb_assert_eq() {
 
 # Checks that the text $1 matches the extended regex $2 (case-insensitive).
 kb_assert_match() {
-	if printf '%s\n' "$1" | grep -Eiq -- "$2"; then
+	# A here-string, not a pipe: with pipefail, grep -q closing the pipe
+	# early would make printf's SIGPIPE fail a matching check.
+	if grep -Eiq -- "$2" <<<"$1"; then
 		kb_pass "$3"
 	else
 		kb_fail "$3: no match for /$2/ in: $(printf '%s' "$1" | head -c 600)"

@@ -119,7 +119,7 @@ kb_assert_match "$out" 'invalid target' "::1:x:PORT is an invalid target"
 for target in ::1 "[::1]:$closed_port"; do
 	probe "$target"
 	kb_say "$target: $(printf '%s' "$out" | head -n 1)"
-	if printf '%s' "$out" | grep -q -e "$hint"; then
+	if grep -q -e "$hint" <<<"$out"; then
 		kb_fail "probe of $target hints at [ADDR]:PORT: $out"
 	else
 		kb_pass "probe of $target gives no port hint"
