@@ -16,7 +16,8 @@
  *                                  digits, '-', '_' or '.'
  *   listen = 0.0.0.0:2222          ADDR:PORT or [IPv6]:PORT, numeric only
  *   upstream = backup.example:22   HOST:PORT or [IPv6]:PORT; port 22 if omitted
- *   mode = tap                     tap or bridge (auto is not available yet)
+ *   mode = tap                     tap, bridge, or auto (relay while the
+ *                                  offers agree, bridge when they do not)
  *   connect_timeout = 10           seconds to connect to the upstream
  *   handshake_timeout = 60         seconds from accept until both KEXINITs
  *   idle_timeout = 3600            seconds without traffic; 0 = no limit

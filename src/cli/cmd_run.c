@@ -58,7 +58,7 @@ run_usage(FILE *out)
 {
 	fprintf(out, "%s",
 	    _("Usage: kexbridge run [-f FILE | --listen ADDR:PORT --upstream HOST:PORT]\n"
-	    "                     [--mode tap|bridge] [bridge options]\n"
+	    "                     [--mode tap|bridge|auto] [bridge options]\n"
 	    "                     [--log-format text|json] [--syslog]\n"
 	    "                     [--log-level LEVEL] [--user NAME] [-t]\n"
 	    "\n"
@@ -70,7 +70,8 @@ run_usage(FILE *out)
 	    "      --listen ADDR:PORT   listen on this numeric address and TCP port\n"
 	    "                           (IPv6 as [ADDR]:PORT)\n"
 	    "      --upstream HOST:PORT relay to this host and TCP port (default port 22)\n"
-	    "      --mode MODE          route mode: tap (default) or bridge\n"
+	    "      --mode MODE          route mode: tap (default), bridge, or auto (relay\n"
+	    "                           while the offers agree, bridge when they do not)\n"
 	    "\n"
 	    "Bridge options (with --listen; in a file, the keys of the same name):\n"
 	    "      --hostkey FILE       server host key, OpenSSH or PEM; repeatable\n"

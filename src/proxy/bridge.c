@@ -401,6 +401,7 @@ bridge_free(struct kb_bridge *s)
 	free(s->user);
 	free(s->command_text);
 	free(s);
+	kb_session_release_memory();
 }
 
 static void
@@ -583,11 +584,10 @@ bridge_feed_input(struct kb_bridge *s, struct evbuffer *in)
 	return r;
 }
 
+/* Feeds what in holds to the transport and acts on what it yields. */
 static void
-bridge_read_cb(struct bufferevent *bev, void *arg)
+bridge_consume(struct kb_bridge *s, struct evbuffer *in)
 {
-	struct kb_bridge *s = arg;
-	struct evbuffer *in = bufferevent_get_input(bev);
 	int r;
 
 	bridge_touch(s);
@@ -601,6 +601,12 @@ bridge_read_cb(struct bufferevent *bev, void *arg)
 		}
 		bridge_process(s);
 	}
+}
+
+static void
+bridge_read_cb(struct bufferevent *bev, void *arg)
+{
+	bridge_consume(arg, bufferevent_get_input(bev));
 }
 
 /* The client's output drained to the low watermark. */
@@ -702,7 +708,8 @@ bridge_log_start(struct kb_bridge *s)
 }
 
 static struct kb_bridge *
-bridge_new(struct kb_route_ctx *ctx, evutil_socket_t fd)
+bridge_new(struct kb_route_ctx *ctx, evutil_socket_t fd,
+    const struct kb_transport_config *tc)
 {
 	struct kb_bridge_route *br = ctx->bridge;
 	struct kb_bridge *s;
@@ -721,7 +728,7 @@ bridge_new(struct kb_route_ctx *ctx, evutil_socket_t fd)
 	s->to_upstream = evbuffer_new();
 	if (s->handshake_timer == NULL || s->idle_timer == NULL || s->auth_timer == NULL ||
 	    s->free_event == NULL || s->drain_timer == NULL || s->to_upstream == NULL ||
-	    kb_transport_new(&br->transport_config, &s->transport) != 0 ||
+	    kb_transport_new(tc, &s->transport) != 0 ||
 	    kb_conn_new(s->transport, &br->conn_config, &s->conn) != 0 ||
 	    (s->bev = bufferevent_socket_new(ctx->base, fd,
 	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS)) == NULL)
@@ -745,6 +752,25 @@ bridge_new(struct kb_route_ctx *ctx, evutil_socket_t fd)
 		event_free(s->drain_timer);
 	free(s);
 	return NULL;
+}
+
+/* Timers and accounting shared by every way a bridge session starts. */
+static void
+bridge_begin(struct kb_bridge *s, evutil_socket_t fd)
+{
+	const struct kb_route *route = s->ctx->route;
+	struct timeval handshake = { (time_t)route->handshake_timeout, 0 };
+	struct timeval idle = { (time_t)route->idle_timeout, 0 };
+	int on = 1;
+
+	clock_gettime(CLOCK_MONOTONIC, &s->started);
+	s->last_activity = s->started;
+	TAILQ_INSERT_TAIL(&s->ctx->bridge->sessions, s, entry);
+	kb_session_count_open(s->ctx);
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+	evtimer_add(s->handshake_timer, &handshake);
+	if (route->idle_timeout > 0)
+		evtimer_add(s->idle_timer, &idle);
 }
 
 /*
@@ -775,13 +801,9 @@ kb_bridge_start(struct kb_route_ctx *ctx, evutil_socket_t fd,
     const struct sockaddr *client, socklen_t client_len,
     const struct kb_net_addr *upstream)
 {
-	const struct kb_route *route = ctx->route;
-	struct timeval handshake = { (time_t)route->handshake_timeout, 0 };
-	struct timeval idle = { (time_t)route->idle_timeout, 0 };
 	struct kb_bridge *s;
-	int on = 1;
 
-	if ((s = bridge_new(ctx, fd)) == NULL) {
+	if ((s = bridge_new(ctx, fd, &ctx->bridge->transport_config)) == NULL) {
 		kb_log(KB_LOG_ERROR, NULL, "out of memory for a bridge session; closing it");
 		evutil_closesocket(fd);
 		return;
@@ -789,17 +811,49 @@ kb_bridge_start(struct kb_route_ctx *ctx, evutil_socket_t fd,
 	kb_session_new_id(s->id);
 	kb_net_format(client, client_len, s->client_str, sizeof(s->client_str));
 	bridge_set_upstream(s, upstream);
-	clock_gettime(CLOCK_MONOTONIC, &s->started);
-	s->last_activity = s->started;
-	TAILQ_INSERT_TAIL(&ctx->bridge->sessions, s, entry);
-	kb_session_count_open(ctx);
+	bridge_begin(s, fd);
 	bridge_log_start(s);
-
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
-	evtimer_add(s->handshake_timer, &handshake);
-	if (route->idle_timeout > 0)
-		evtimer_add(s->idle_timer, &idle);
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 	/* Our version line (and KEXINIT) go out before the client says anything. */
 	bridge_flush(s);
+}
+
+/*
+ * RFC 4253 section 7.1 lets each side send its KEXINIT without waiting for
+ * the other's, so the client may already have sent its KEXINIT and a guessed
+ * kex packet. The transport gets the client's whole stream from its first
+ * byte, so packet sequence numbers and I_C are the client's own, and a wrong
+ * guess is skipped as at any other start.
+ */
+void
+kb_bridge_adopt(struct kb_route_ctx *ctx, evutil_socket_t fd,
+    const struct kb_bridge_adoption *a)
+{
+	struct kb_transport_config tc = ctx->bridge->transport_config;
+	struct kb_bridge *s;
+
+	/* The client holds the upstream's line as V_S; it was relayed already. */
+	tc.server_version = a->server_version;
+	tc.version_sent = true;
+	if ((s = bridge_new(ctx, fd, &tc)) == NULL) {
+		kb_log(KB_LOG_ERROR, a->id, "cannot start a bridge session; closing the client");
+		evutil_closesocket(fd);
+		return;
+	}
+	memcpy(s->id, a->id, sizeof(s->id));
+	memcpy(s->client_str, a->client_str, sizeof(s->client_str));
+	bridge_set_upstream(s, a->upstream);
+	bridge_begin(s, fd);
+	s->started = a->started;
+	kb_log(KB_LOG_DEBUG, s->id, "bridging: sending our KEXINIT to the client");
+
+	/* Bytes relayed to the client but not yet written go out before our KEXINIT. */
+	if (evbuffer_add_buffer(bufferevent_get_output(s->bev), a->to_client) != 0) {
+		kb_log(KB_LOG_ERROR, s->id, "cannot move data between buffers; closing");
+		bridge_close(s, "kexbridge", 0, NULL, "error");
+		return;
+	}
+	bridge_flush(s);
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	bridge_consume(s, a->from_client);
 }

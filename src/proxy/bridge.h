@@ -159,6 +159,29 @@ void kb_bridge_route_free(struct kb_bridge_route *br);
 void kb_bridge_start(struct kb_route_ctx *ctx, evutil_socket_t fd,
     const struct sockaddr *client, socklen_t client_len,
     const struct kb_net_addr *upstream);
+
+/* What an auto session hands to the bridge when the offers do not agree. */
+struct kb_bridge_adoption {
+	const char *id;			/* the session id, kept */
+	const char *client_str;
+	struct timespec started;
+	const struct kb_net_addr *upstream;
+	/* The upstream's identification line the client received, without CR LF. */
+	const char *server_version;
+	/* Bytes relayed to the client and not yet written. They are moved out. */
+	struct evbuffer *to_client;
+	/* Everything the client sent, from its first byte. It is moved out. */
+	struct evbuffer *from_client;
+};
+
+/*
+ * Takes over fd, the client of an auto session whose upstream connection is
+ * already closed, and bridges it. The transport sends our KEXINIT in reply
+ * to the client's, and a new upstream session opens as in bridge mode. On
+ * failure closes fd.
+ */
+void kb_bridge_adopt(struct kb_route_ctx *ctx, evutil_socket_t fd,
+    const struct kb_bridge_adoption *adoption);
 void kb_bridge_close_sessions(struct kb_bridge_route *br, const char *reason);
 /*
  * Ends the session: the client gets DISCONNECT (reason code and text, or

@@ -296,19 +296,21 @@ conf_set_timeout(struct conf_parser *p, const char *key, const char *value,
 	return true;
 }
 
+/* Tells whether a route needs the bridge settings, as auto routes may bridge any session. */
+static bool
+conf_route_bridges(const struct kb_route *route)
+{
+	return route->mode == KB_MODE_BRIDGE || route->mode == KB_MODE_AUTO;
+}
+
 static void
 conf_set_mode(struct conf_parser *p, const char *value)
 {
 	int mode = kb_conf_mode_from_str(value);
 
 	if (mode < 0) {
-		conf_fail(p, _("invalid mode '%s' in [route %s]; expected tap or bridge"), value,
-		    p->route->name);
-		return;
-	}
-	if (mode == KB_MODE_AUTO) {
-		conf_fail(p, _("mode '%s' in [route %s] is not available in this version; "
-		    "use tap or bridge"), value, p->route->name);
+		conf_fail(p, _("invalid mode '%s' in [route %s]; expected tap, bridge or auto"),
+		    value, p->route->name);
 		return;
 	}
 	p->route->mode = (enum kb_route_mode)mode;
@@ -1078,12 +1080,7 @@ kb_conf_add_route(struct kb_conf *conf, const char *name, const char *listen,
 	int m = mode != NULL ? kb_conf_mode_from_str(mode) : KB_MODE_TAP;
 
 	if (m < 0) {
-		snprintf(err, errlen, _("invalid mode '%s'; expected tap or bridge"), mode);
-		return KB_ERR_CONFIG_INVALID;
-	}
-	if (m == KB_MODE_AUTO) {
-		snprintf(err, errlen, _("mode '%s' is not available in this version; "
-		    "use tap or bridge"), mode);
+		snprintf(err, errlen, _("invalid mode '%s'; expected tap, bridge or auto"), mode);
 		return KB_ERR_CONFIG_INVALID;
 	}
 	if ((route = conf_new_route(conf, name)) == NULL) {
@@ -1207,14 +1204,10 @@ conf_check_route(const struct kb_route *r, const char *path, char *canon,
 	if (r->upstream != NULL && kb_net_split(r->upstream, "22", host, port, why, sizeof(why)) != 0)
 		return conf_check_fail(path, conf_key_line(r, r->upstream_line), err, errlen,
 		    _("invalid upstream '%s' in [route %s]: %s"), r->upstream, r->name, why);
-	if (r->mode == KB_MODE_AUTO)
-		return conf_check_fail(path, r->line, err, errlen,
-		    _("mode '%s' in [route %s] is not available in this version; "
-		    "use tap or bridge"), kb_conf_mode_str(r->mode), r->name);
-	if (r->mode == KB_MODE_BRIDGE && !r->auth_password && !r->auth_kbdint)
+	if (conf_route_bridges(r) && !r->auth_password && !r->auth_kbdint)
 		return conf_check_fail(path, r->line, err, errlen,
 		    _("[route %s] allows no authentication method; set auth_methods"), r->name);
-	if (r->mode == KB_MODE_BRIDGE && r->window_size > r->session_memory_limit / 2)
+	if (conf_route_bridges(r) && r->window_size > r->session_memory_limit / 2)
 		return conf_check_fail(path, r->line, err, errlen,
 		    _("window_size (%u) in [route %s] must be at most half of "
 		    "session_memory_limit (%zu)"), (unsigned int)r->window_size, r->name,
@@ -1519,7 +1512,7 @@ kb_conf_finish(struct kb_conf *conf, const char *path, char *err, size_t errlen)
 		return rc;
 	for (i = 0; i < conf->route_count; i++) {
 		r = &conf->routes[i];
-		if (r->mode != KB_MODE_BRIDGE)
+		if (!conf_route_bridges(r))
 			continue;
 		if ((rc = conf_resolve_upstream(r, path, err, errlen)) != 0 ||
 		    (rc = conf_check_offers(r, path, err, errlen)) != 0 ||
@@ -1644,7 +1637,7 @@ kb_conf_print(FILE *out, const struct kb_conf *conf)
 		fprintf(out, "max_sessions = %u\n", r->max_sessions);
 		fprintf(out, "max_per_source = %u\n", r->max_per_source);
 		fprintf(out, "max_startups = %u\n", r->max_startups);
-		if (r->mode == KB_MODE_BRIDGE)
+		if (conf_route_bridges(r))
 			conf_print_bridge(out, r);
 	}
 }

@@ -172,7 +172,7 @@ relay_route_start(struct kb_relay *relay, struct kb_route_ctx *ctx,
 		snprintf(err, errlen, "%s", _("out of memory"));
 		return KB_ERR_ALLOC_FAIL;
 	}
-	if (route->mode == KB_MODE_BRIDGE &&
+	if ((route->mode == KB_MODE_BRIDGE || route->mode == KB_MODE_AUTO) &&
 	    (r = kb_bridge_route_new(ctx, conf, &ctx->bridge, err, errlen)) != 0)
 		return r;
 	/* A socket the previous relay holds is taken over once all routes started. */

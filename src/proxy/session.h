@@ -57,6 +57,8 @@ void kb_session_close(struct kb_session *session, const char *closed_by, const c
  */
 void kb_session_count_open(struct kb_route_ctx *ctx);
 void kb_session_count_close(struct kb_route_ctx *ctx);
+/* Returns free heap memory to the system once no session is open. */
+void kb_session_release_memory(void);
 
 /*
  * Logs that a limit was reached (event "limit"): its name as in the

@@ -183,8 +183,7 @@ conf_load_rejects_bad_values(void **state)
 		{ "buffer_limit = 1G", "invalid buffer_limit '1G'" },
 		{ "max_sessions = 0", "invalid max_sessions '0' in [route a]; expected a number" },
 		{ "max_sessions = 99999999999999999999", "invalid max_sessions" },
-		{ "mode = relay", "invalid mode 'relay' in [route a]; expected tap or bridge" },
-		{ "mode = auto", "mode 'auto' in [route a] is not available in this version" },
+		{ "mode = relay", "invalid mode 'relay' in [route a]; expected tap, bridge or auto" },
 	};
 	struct conf_fixture *f = *state;
 	char text[256];
@@ -558,14 +557,14 @@ conf_add_route_builds_tap_route(void **state)
 }
 
 static void
-conf_add_route_rejects_auto_mode(void **state)
+conf_add_route_accepts_auto_mode(void **state)
 {
 	struct conf_fixture *f = *state;
 
 	assert_int_equal(kb_conf_add_route(&f->conf, "cli", "127.0.0.1:2200", "h:22",
-	    "auto", f->err, sizeof(f->err)), KB_ERR_CONFIG_INVALID);
-	assert_non_null(strstr(f->err, "mode 'auto' is not available in this version"));
-	assert_int_equal(f->conf.route_count, 0);
+	    "auto", f->err, sizeof(f->err)), 0);
+	assert_int_equal(f->conf.route_count, 1);
+	assert_int_equal(f->conf.routes[0].mode, KB_MODE_AUTO);
 }
 
 /* Creates an empty readable file for keys that must name one. */
@@ -1384,7 +1383,7 @@ main(void)
 		    conf_teardown),
 		cmocka_unit_test_setup_teardown(conf_route_set_reports_without_file_prefix,
 		    conf_setup, conf_teardown),
-		cmocka_unit_test_setup_teardown(conf_add_route_rejects_auto_mode, conf_setup,
+		cmocka_unit_test_setup_teardown(conf_add_route_accepts_auto_mode, conf_setup,
 		    conf_teardown),
 		cmocka_unit_test_setup_teardown(conf_check_rejects_bad_cli_upstream, conf_setup,
 		    conf_teardown),

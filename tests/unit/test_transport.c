@@ -745,6 +745,60 @@ transport_right_guess_is_processed(void **state)
 	client_free(&c);
 }
 
+/*
+ * Auto mode hands over a client that already has the upstream's
+ * identification line and may have sent its KEXINIT and a guessed packet.
+ * The transport sends no line of its own, takes the client's stream from its
+ * first byte in one piece, skips the wrong guess, and hashes the upstream's
+ * line as V_S, which the client checks with the host key signature.
+ */
+static void
+transport_auto_handoff_uses_relayed_version(void **state)
+{
+	static const char upstream_version[] = "SSH-2.0-Upstream_7.4";
+	struct kb_transport_config config = *server_config("curve25519-sha256,ecdh-sha2-nistp256");
+	struct client_opts opts = default_opts;
+	struct kb_buf *payload = kb_buf_new(KB_BUF_SIZE_MAX);
+	const uint8_t guess[] = { 30, 0, 0, 0, 3, 'b', 'a', 'd' };
+	struct kb_buf *out;
+	struct client c;
+
+	(void)state;
+	config.server_version = upstream_version;
+	config.version_sent = true;
+	opts.kex = "ecdh-sha2-nistp256";
+	opts.guess = true;
+	opts.strict = true;
+	client_init(&c, &opts, &config);
+
+	/* Only our KEXINIT is waiting: the line went out from the upstream. */
+	out = kb_transport_output(c.t);
+	assert_true(kb_buf_len(out) > 4);
+	assert_memory_not_equal(kb_buf_ptr(out), "SSH-", 4);
+	memcpy(c.server_version, upstream_version, sizeof(upstream_version));
+	c.have_version = true;
+
+	/* The held client stream: line, KEXINIT and a wrong guess, fed at once. */
+	assert_int_equal(kb_buf_put(c.out, CLIENT_VERSION "\r\n",
+	    strlen(CLIENT_VERSION) + 2), KB_OK);
+	client_send_kexinit(&c, true);
+	assert_int_equal(kb_packet_codec_send(c.codec, guess, sizeof(guess), c.out), KB_OK);
+	assert_int_equal(client_flush(&c), KB_OK);
+	assert_int_equal(kb_transport_state(c.t), KB_TRANSPORT_KEX);
+	assert_string_equal(kb_transport_client_version(c.t), CLIENT_VERSION);
+
+	assert_int_equal(client_expect(&c, payload), SSH_MSG_KEXINIT);
+	assert_int_equal(kb_buf_put(c.server_kexinit, kb_buf_ptr(payload),
+	    kb_buf_len(payload)), KB_OK);
+	client_run_kex(&c);
+	check_ready(&c);
+	assert_true(kb_transport_strict_kex(c.t));
+	client_request_userauth(&c);
+	check_message_round_trip(&c, MSG_USERAUTH_REQUEST);
+	kb_buf_free(payload);
+	client_free(&c);
+}
+
 static void
 transport_flipped_byte_is_mac_error(void **state)
 {
@@ -1101,6 +1155,7 @@ main(void)
 		cmocka_unit_test(transport_ext_info_only_when_offered),
 		cmocka_unit_test(transport_wrong_guess_is_skipped),
 		cmocka_unit_test(transport_right_guess_is_processed),
+		cmocka_unit_test(transport_auto_handoff_uses_relayed_version),
 		cmocka_unit_test(transport_flipped_byte_is_mac_error),
 		cmocka_unit_test(transport_garbage_version_closes),
 		cmocka_unit_test(transport_no_common_cipher_fails_kex),
