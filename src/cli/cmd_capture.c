@@ -120,23 +120,6 @@ capture_usage(FILE *out)
 	    "(bad usage, cannot listen, cannot write the profile file).\n"), out);
 }
 
-static int
-capture_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int
-capture_usage_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("kexbridge capture: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	fputs(_("Try 'kexbridge capture --help' for more information.\n"), stderr);
-	return KB_EXIT_ERROR;
-}
-
 static bool
 capture_parse_seconds(const char *arg, int *ms)
 {
@@ -193,12 +176,12 @@ capture_parse_args(int argc, char **argv, struct capture_options *opts)
 			opts->count = strtoul(optarg, &end, 10);
 			if (errno != 0 || end == optarg || *end != '\0' ||
 			    optarg[0] == '-' || opts->count == 0)
-				return capture_usage_error(_("invalid count \"%s\": "
+				return cli_usage_error("capture", _("invalid count \"%s\": "
 				    "expected a whole number of at least 1"), optarg);
 			break;
 		case 't':
 			if (!capture_parse_seconds(optarg, &opts->timeout_ms))
-				return capture_usage_error(_("invalid timeout \"%s\": "
+				return cli_usage_error("capture", _("invalid timeout \"%s\": "
 				    "expected seconds, greater than 0 and at most "
 				    "86400"), optarg);
 			break;
@@ -207,7 +190,7 @@ capture_parse_args(int argc, char **argv, struct capture_options *opts)
 			break;
 		case 'N':
 			if (!capture_name_valid(optarg))
-				return capture_usage_error(_("invalid profile name "
+				return cli_usage_error("capture", _("invalid profile name "
 				    "\"%s\": use 1 to 64 letters, digits and . _ - @ +"),
 				    optarg);
 			opts->name = optarg;
@@ -217,23 +200,23 @@ capture_parse_args(int argc, char **argv, struct capture_options *opts)
 			break;
 		case 'c':
 			if (table_color_mode_parse(optarg, &opts->color) != KB_OK)
-				return capture_usage_error(_("invalid --color \"%s\": "
+				return cli_usage_error("capture", _("invalid --color \"%s\": "
 				    "expected auto, always or never"), optarg);
 			break;
 		case 'h':
 			capture_usage(stdout);
 			return KB_EXIT_OK;
 		default:
-			return capture_usage_error("%s", _("invalid option"));
+			return cli_usage_error("capture", "%s", _("invalid option"));
 		}
 	}
 	if (optind != argc)
-		return capture_usage_error(_("unexpected argument \"%s\""),
+		return cli_usage_error("capture", _("unexpected argument \"%s\""),
 		    argv[optind]);
 	if (opts->listen == NULL)
-		return capture_usage_error("%s", _("missing --listen ADDR:PORT"));
+		return cli_usage_error("capture", "%s", _("missing --listen ADDR:PORT"));
 	if (opts->name != NULL && opts->profile_path == NULL)
-		return capture_usage_error("%s",
+		return cli_usage_error("capture", "%s",
 		    _("--name needs --write-profile FILE"));
 	return -1;
 }

@@ -112,23 +112,6 @@ pcap_usage(FILE *out)
 	    "capture, invalid filter).\n"), out);
 }
 
-static int
-pcap_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int
-pcap_usage_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("kexbridge pcap: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	fputs(_("Try 'kexbridge pcap --help' for more information.\n"), stderr);
-	return KB_EXIT_ERROR;
-}
-
 /* Returns -1 to go on, or the exit status (after --help or a usage error). */
 static int
 pcap_parse_args(int argc, char **argv, struct pcap_options *opts)
@@ -154,18 +137,18 @@ pcap_parse_args(int argc, char **argv, struct pcap_options *opts)
 			break;
 		case 'c':
 			if (table_color_mode_parse(optarg, &opts->color) != KB_OK)
-				return pcap_usage_error(_("invalid --color \"%s\": "
+				return cli_usage_error("pcap", _("invalid --color \"%s\": "
 				    "expected auto, always or never"), optarg);
 			break;
 		case 'h':
 			pcap_usage(stdout);
 			return KB_EXIT_OK;
 		default:
-			return pcap_usage_error("%s", _("invalid option"));
+			return cli_usage_error("pcap", "%s", _("invalid option"));
 		}
 	}
 	if (optind != argc - 1)
-		return pcap_usage_error("%s", optind == argc ?
+		return cli_usage_error("pcap", "%s", optind == argc ?
 		    _("missing FILE") : _("expected exactly one FILE"));
 	opts->path = argv[optind];
 	return -1;

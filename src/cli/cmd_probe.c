@@ -71,23 +71,6 @@ probe_usage(FILE *out)
 	    "resolved, connection refused, timed out, not an SSH server).\n"), out);
 }
 
-static int
-probe_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int
-probe_usage_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("kexbridge probe: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	fputs(_("Try 'kexbridge probe --help' for more information.\n"), stderr);
-	return KB_EXIT_ERROR;
-}
-
 /* Parses a timeout in seconds, fractions allowed, into milliseconds. */
 static int
 probe_parse_timeout(const char *arg, int *timeout_ms)
@@ -130,7 +113,7 @@ probe_parse_args(int argc, char **argv, struct probe_options *opts)
 		case 'f':
 			if ((ch == 'p' ? opts->profile_count : opts->file_count) ==
 			    PROBE_MAX_OPTIONS)
-				return probe_usage_error(_("too many uses of %s"),
+				return cli_usage_error("probe", _("too many uses of %s"),
 				    ch == 'p' ? "--profile" : "--profile-file");
 			if (ch == 'p')
 				opts->profiles[opts->profile_count++] = optarg;
@@ -142,28 +125,28 @@ probe_parse_args(int argc, char **argv, struct probe_options *opts)
 			break;
 		case 't':
 			if (probe_parse_timeout(optarg, &opts->timeout_ms) != KB_OK)
-				return probe_usage_error(_("invalid timeout \"%s\": "
+				return cli_usage_error("probe", _("invalid timeout \"%s\": "
 				    "expected seconds, greater than 0 and at most "
 				    "86400"), optarg);
 			break;
 		case 'c':
 			if (table_color_mode_parse(optarg, &opts->color) != KB_OK)
-				return probe_usage_error(_("invalid --color \"%s\": "
+				return cli_usage_error("probe", _("invalid --color \"%s\": "
 				    "expected auto, always or never"), optarg);
 			break;
 		case 'h':
 			probe_usage(stdout);
 			return KB_EXIT_OK;
 		default:
-			return probe_usage_error("%s", _("invalid option"));
+			return cli_usage_error("probe", "%s", _("invalid option"));
 		}
 	}
 	if (optind != argc - 1)
-		return probe_usage_error("%s", optind == argc ?
+		return cli_usage_error("probe", "%s", optind == argc ?
 		    _("missing HOST") : _("expected exactly one HOST"));
 	if (probe_target_parse(argv[optind], PROBE_DEFAULT_PORT,
 	    &opts->target) != KB_OK)
-		return probe_usage_error(_("invalid target \"%s\": expected HOST, "
+		return cli_usage_error("probe", _("invalid target \"%s\": expected HOST, "
 		    "HOST:PORT or [IPv6-ADDRESS]:PORT"), argv[optind]);
 	return -1;
 }
