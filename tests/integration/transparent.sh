@@ -157,6 +157,12 @@ mode = tap
 transparent = redirect
 allow = 10.203.2.2:2200
 
+[route redirect-auto4]
+listen = 0.0.0.0:7004
+mode = auto
+transparent = redirect
+allow = 10.203.2.2:22
+
 [route tproxy-bridge4]
 listen = 0.0.0.0:7003
 mode = bridge
@@ -271,6 +277,26 @@ poke 10.203.1.1 7001
 assert_refused redirect-bridge4 10.203.1.1:7001 loop
 kb_assert_eq "$(grep -c 'accepting connection' "$KB_TMP/socat.log" || true)" 0 \
     "REDIRECT: nothing connected to the destinations outside the allow-list"
+
+# auto over REDIRECT: port 22 now goes to the auto route. The FI-restricted
+# client disagrees with the legacy server and is bridged; a client that
+# offers the server's own algorithms agrees and is relayed untouched.
+in_ns "$NS_R" iptables -t nat -F PREROUTING
+in_ns "$NS_R" iptables -t nat -A PREROUTING -i veth-c -p tcp --dport 22 \
+    -j REDIRECT --to-ports 7004
+fi_scp 10.203.2.2 "$src" auto-bridged.bin ||
+    kb_fail "scp over REDIRECT to the auto route exited $?: $(client_err)"
+kb_assert_same_file "$src" "$KB_HOME/auto-bridged.bin" "REDIRECT IPv4 auto upload (bridged)"
+kb_wait_events "$LOG" 1 15 session_record "route=redirect-auto4" || true
+kb_assert_match "$(kb_json select "$LOG" negotiation route=redirect-auto4 | tail -n 1)" \
+    '"decision":"bridge"' "auto route: the FI-restricted client is bridged"
+kb_openssh "$KB_TMP/client-scp" -O -o "KexAlgorithms=$KB_LEGACY_KEX" \
+    -o HostKeyAlgorithms=ssh-rsa -o "Ciphers=$KB_LEGACY_CIPHERS" -o "MACs=$KB_LEGACY_MACS" \
+    "$src" "$KB_USER@10.203.2.2:auto-relayed.bin" 2>"$KB_TMP/client.err" ||
+    kb_fail "legacy-compatible scp to the auto route exited $?: $(client_err)"
+kb_assert_same_file "$src" "$KB_HOME/auto-relayed.bin" "REDIRECT IPv4 auto upload (relayed)"
+kb_assert_match "$(kb_json select "$LOG" negotiation route=redirect-auto4 | tail -n 1)" \
+    '"decision":"relay"' "auto route: a compatible client is relayed"
 
 # TPROXY: the same traffic, now delivered unchanged to the port 7003 routes.
 for ipt in iptables ip6tables; do
