@@ -76,7 +76,7 @@ part_asan() {
 	(cd "$dir" &&
 	    ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:log_path=$logs/asan" \
 	    UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$logs/ubsan" \
-	    make -j2 check) || rc=$?
+	    make -j2 && make -j1 check) || rc=$?
 
 	log="$dir/test-suite.log"
 	if [ ! -f "$log" ]; then

@@ -75,6 +75,29 @@ kb_require() {
 	trap 'exit 1' INT TERM HUP
 }
 
+# True when $KEXBRIDGE is built with AddressSanitizer, whose quarantine and
+# shadow memory make its RSS and speed say nothing about kexbridge's own.
+kb_sanitized() {
+	grep -q 'libasan' <<<"$(ldd "$KEXBRIDGE" 2>/dev/null)"
+}
+
+# Checks every file the test left in its temp folder (logs of kexbridge,
+# sshd and clients, outputs, captures) for the test account's password, so
+# that no test anywhere in the suite lets a secret reach a log unnoticed.
+# Files named *password* hold it on purpose and are skipped.
+kb_scan_for_password() {
+	local leaks
+
+	[ -n "${KB_PASSWORD_FILE:-}" ] && [ -s "$KB_PASSWORD_FILE" ] || return 0
+	leaks=$(grep -rlaF --exclude='*password*' -f "$KB_PASSWORD_FILE" -- "$KB_TMP" \
+	    2>/dev/null || true)
+	if [ -n "$leaks" ]; then
+		kb_say "FAIL: the test password appears in: $(printf '%s ' "$leaks")"
+		return 1
+	fi
+	return 0
+}
+
 # Kills every process the test started, unmounts what it mounted (KB_MOUNTS),
 # removes its accounts and its temp folder. On failure the logs are printed
 # first, because the temp folder holding them goes away.
@@ -87,6 +110,7 @@ kb_cleanup() {
 	for pid in "${KB_PIDS[@]}"; do
 		kb_wait_exit "$pid" 5 || kill -KILL "$pid" 2>/dev/null || true
 	done
+	kb_scan_for_password || status=1
 	if [ "$status" -ne 0 ] && [ "$status" -ne 77 ] && [ -n "$KB_TMP" ]; then
 		for log in "$KB_TMP"/*.log; do
 			[ -f "$log" ] || continue
