@@ -99,8 +99,14 @@ kb_buf_reset(struct kb_buf *buf)
 		buf->size = 0;
 		return;
 	}
+	/*
+	 * Bytes past off + size were never written or were wiped already
+	 * (calloc, compaction and reset keep them zero), so only the bytes up
+	 * to there can hold data. Wiping the whole allocation on every packet
+	 * cost a quarter of the bridge's CPU time.
+	 */
 	if (buf->d != NULL)
-		OPENSSL_cleanse(buf->d, buf->alloc);
+		OPENSSL_cleanse(buf->d, buf->off + buf->size);
 	buf->off = 0;
 	buf->size = 0;
 }
@@ -115,7 +121,8 @@ buf_compact(struct kb_buf *buf)
 	if (buf->off == 0)
 		return;
 	memmove(buf->d, buf->d + buf->off, buf->size);
-	OPENSSL_cleanse(buf->d + buf->size, buf->alloc - buf->size);
+	/* The old copy ended at off + size; past that the bytes are zero. */
+	OPENSSL_cleanse(buf->d + buf->size, buf->off);
 	buf->off = 0;
 }
 

@@ -278,11 +278,49 @@ buf_reset_empties(void **state)
 	kb_buf_free(NULL);
 }
 
+/*
+ * Wiping covers every byte that held data: the stale copy left behind by a
+ * compaction and everything before a reset. The test reads the storage
+ * through a pointer taken before, which stays valid while nothing grows.
+ */
+static void
+buf_wipes_stale_and_reset_bytes(void **state)
+{
+	struct kb_buf *buf = kb_buf_new(8192);
+	uint8_t fill[8192];
+	const uint8_t *storage;
+	size_t i;
+
+	(void)state;
+	memset(fill, 0xaa, sizeof(fill));
+	assert_int_equal(kb_buf_put(buf, fill, sizeof(fill)), 0);
+	storage = kb_buf_ptr(buf);
+	assert_int_equal(kb_buf_consume(buf, 5000), 0);
+
+	/* The next write moves the 3192 unread bytes to the front. */
+	assert_int_equal(kb_buf_put_u8(buf, 0x55), 0);
+	assert_ptr_equal(kb_buf_ptr(buf), storage);
+	assert_int_equal(storage[3191], 0xaa);
+	assert_int_equal(storage[3192], 0x55);
+	for (i = 3193; i < sizeof(fill); i++) {
+		if (storage[i] != 0)
+			fail_msg("byte %zu after compaction is 0x%02x, not wiped", i, storage[i]);
+	}
+
+	kb_buf_reset(buf);
+	for (i = 0; i < sizeof(fill); i++) {
+		if (storage[i] != 0)
+			fail_msg("byte %zu after reset is 0x%02x, not wiped", i, storage[i]);
+	}
+	kb_buf_free(buf);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(buf_put_get_round_trip),
+		cmocka_unit_test(buf_wipes_stale_and_reset_bytes),
 		cmocka_unit_test(buf_u32_is_big_endian),
 		cmocka_unit_test(buf_get_rejects_truncated),
 		cmocka_unit_test(buf_get_string_rejects_huge_length),
