@@ -52,7 +52,7 @@ const char *kb_mac_names(void);
 const char *kb_cipher_evp_name(const struct kb_cipher_info *cipher);
 const char *kb_mac_evp_digest(const struct kb_mac_info *mac);
 
-/* The keys for one direction, derived as RFC 4253 section 7.2 says. */
+/* Keys for one direction, derived as RFC 4253 section 7.2 specifies. */
 struct kb_newkeys {
 	const struct kb_cipher_info *cipher;
 	const struct kb_mac_info *mac;	/* NULL under an AEAD cipher */

@@ -24,7 +24,7 @@
 
 struct kb_route;
 
-/* How a route learns each connection's upstream. */
+/* Source of each connection's upstream address on a route. */
 enum kb_transparent {
 	KB_TRANSPARENT_NO,		/* the route's static upstream */
 	KB_TRANSPARENT_REDIRECT,	/* iptables REDIRECT: SO_ORIGINAL_DST */

@@ -303,7 +303,14 @@ algs_print_text(const struct algs_report *rep)
 static const char *
 algs_usable_json(enum algs_usable u)
 {
-	return u == ALGS_YES ? "yes" : u == ALGS_NO ? "no" : "unknown";
+	switch (u) {
+	case ALGS_YES:
+		return "yes";
+	case ALGS_NO:
+		return "no";
+	default:
+		return "unknown";
+	}
 }
 
 static void

@@ -27,7 +27,7 @@
 #include "kexbridge/packet.h"
 #include "bridge.h"
 
-/* Longest scp command line checked; longer ones are refused. */
+/* Maximum length of an scp command line; longer ones are rejected. */
 #define SCP_COMMAND_MAX		4096
 
 /* ------------------------------------------------------------------ */

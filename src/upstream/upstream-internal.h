@@ -40,7 +40,7 @@ int up_knownhosts_check(LIBSSH2_SESSION *ssh, const char *file,
 /* Writes "SHA256:" and the unpadded base64 of a 32-byte hash. */
 void up_fingerprint_format(const unsigned char *hash, char *out, size_t outlen);
 
-/* What the step function of the current state is waiting for. */
+/* The authentication step the current state runs. */
 enum up_auth_kind {
 	UP_AUTH_NONE,
 	UP_AUTH_PASSWORD,
