@@ -6,8 +6,17 @@
  * Sessions are never freed from inside a callback chain: bridge_close()
  * marks the session closing and a zero-timeout event frees it from the
  * loop, once the client has been sent what was queued for it.
+ *
+ * The close lingers: once the output is written, the socket is shut down
+ * for writing and the client's input is read and dropped until it closes
+ * too, for BRIDGE_LINGER_TIMEOUT at most.  Closing a socket whose receive
+ * queue still contains data makes the kernel send RST and drop what it has
+ * not sent yet, and a client still sending (scp in the middle of a file)
+ * would lose the SSH_MSG_DISCONNECT that states why the session ended.
  */
 #include "config.h"
+
+#include <sys/socket.h>
 
 #include <netdb.h>
 #include <netinet/in.h>
@@ -36,6 +45,8 @@
 
 /* How long queued output to the client may take to drain after the end. */
 #define BRIDGE_DRAIN_TIMEOUT	10
+/* How long the client may take to close after our side has shut down. */
+#define BRIDGE_LINGER_TIMEOUT	2
 
 /* SSH_DISCONNECT_BY_APPLICATION and friends are in packet.h. */
 #define BRIDGE_DISCONNECT_CONNECTION_LOST	10
@@ -415,9 +426,33 @@ bridge_drain_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct kb_bridge *s = arg;
 
+	if (s->lingering) {
+		kb_log(KB_LOG_DEBUG, s->id, "the client did not close within %d s",
+		    BRIDGE_LINGER_TIMEOUT);
+		bridge_free(s);
+		return;
+	}
 	kb_log(KB_LOG_INFO, s->id, "output to the client not written within %d s; closing",
 	    BRIDGE_DRAIN_TIMEOUT);
 	bridge_free(s);
+}
+
+/* Shuts down our half once the output is written, and waits for the client's. */
+static void
+bridge_linger(struct kb_bridge *s)
+{
+	struct timeval linger = { BRIDGE_LINGER_TIMEOUT, 0 };
+	evutil_socket_t fd = bufferevent_getfd(s->bev);
+
+	event_del(s->drain_timer);
+	if (s->lingering)
+		return;
+	if (s->sock_closed || fd < 0 || shutdown(fd, SHUT_WR) != 0) {
+		event_active(s->free_event, EV_TIMEOUT, 0);
+		return;
+	}
+	s->lingering = true;
+	evtimer_add(s->drain_timer, &linger);
 }
 
 void
@@ -459,10 +494,12 @@ bridge_close(struct kb_bridge *s, const char *closed_by, uint32_t code,
 	event_del(s->handshake_timer);
 	event_del(s->idle_timer);
 	event_del(s->auth_timer);
-	bufferevent_disable(s->bev, EV_READ);
+	/* Input is still read, and dropped, so that the close stays orderly. */
+	bufferevent_setwatermark(s->bev, EV_READ, 0, 0);
+	bufferevent_enable(s->bev, EV_READ);
 	bufferevent_setwatermark(s->bev, EV_WRITE, 0, 0);
 	if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0) {
-		event_active(s->free_event, EV_TIMEOUT, 0);
+		bridge_linger(s);
 		return;
 	}
 	evtimer_add(s->drain_timer, &drain);
@@ -606,7 +643,14 @@ bridge_consume(struct kb_bridge *s, struct evbuffer *in)
 static void
 bridge_read_cb(struct bufferevent *bev, void *arg)
 {
-	bridge_consume(arg, bufferevent_get_input(bev));
+	struct kb_bridge *s = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+
+	if (s->closing) {
+		evbuffer_drain(in, evbuffer_get_length(in));
+		return;
+	}
+	bridge_consume(s, in);
 }
 
 /* The client's output drained to the low watermark. */
@@ -616,10 +660,8 @@ bridge_write_cb(struct bufferevent *bev, void *arg)
 	struct kb_bridge *s = arg;
 
 	if (s->closing) {
-		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
-			event_del(s->drain_timer);
-			event_active(s->free_event, EV_TIMEOUT, 0);
-		}
+		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+			bridge_linger(s);
 		return;
 	}
 	if (s->up_read_blocked)
@@ -631,6 +673,7 @@ bridge_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct kb_bridge *s = arg;
 
+	s->sock_closed = true;
 	if (s->closing) {
 		event_del(s->drain_timer);
 		event_active(s->free_event, EV_TIMEOUT, 0);

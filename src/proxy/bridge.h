@@ -143,6 +143,8 @@ struct kb_bridge {
 	const char *end_reason;
 
 	bool closing;
+	bool lingering;		/* our side shut down; reading until the client closes */
+	bool sock_closed;		/* the client socket saw EOF or an error */
 	const char *closed_by;
 	char reason[256];
 };

@@ -198,11 +198,15 @@ def cmd_midreset(port, user, pwfile, name):
 
 
 def pump(src, dst, flipper=None):
+    """Copies src to dst. EOF is passed on as a half-close, so that what
+    the other direction still carries (a DISCONNECT, say) gets through;
+    an error ends both directions."""
     try:
         while True:
             data = src.recv(65536)
             if not data:
-                break
+                dst.shutdown(socket.SHUT_WR)
+                return
             if flipper is not None:
                 data = flipper(data)
             dst.sendall(data)
