@@ -377,7 +377,16 @@ auth_on_failed(struct kb_bridge *s, const struct kb_up_event_info *info)
 	kb_log(KB_LOG_INFO, s->id, "upstream %s failed before login: %s%s%s",
 	    s->upstream_str, why, info->detail != NULL ? "; libssh2: " : "",
 	    info->detail != NULL ? info->detail : "");
-	snprintf(text, sizeof(text), "kexbridge: upstream %s: %s", s->upstream_str, why);
+	/*
+	 * The client hears only that the host key check failed. The log line
+	 * above has the details, such as fingerprints and the known_hosts
+	 * path, which are this host's business and not the client's.
+	 */
+	if (info->err == KB_ERR_KEY_INVALID)
+		snprintf(text, sizeof(text), "kexbridge: upstream %s: host key verification "
+		    "failed; the kexbridge log has the details", s->upstream_str);
+	else
+		snprintf(text, sizeof(text), "kexbridge: upstream %s: %s", s->upstream_str, why);
 	s->up_failed = true;
 	bridge_close(s, "server", SSH_DISCONNECT_BY_APPLICATION, text, "upstream_failed");
 }

@@ -106,6 +106,8 @@ assert_failed "changed host key"
 [ -e "$KB_HOME/strict-changed" ] && kb_fail "changed host key: the file was written anyway"
 kb_assert_match "$(client_err)" 'disconnect.*host key' \
     "changed host key: the client is told ($(client_err))"
+kb_assert_no_match "$(client_err)" 'known_hosts|SHA256:' \
+    "changed host key: the client sees no local path and no fingerprint"
 kb_assert_match "$(grep -F "$server_fp" "$KB_LOG" || true)" "${other_fp//+/\\+}" \
     "changed host key: one log line has both $server_fp (server) and $other_fp (known)"
 kb_assert_eq "$(cat "$KB_TMP/known_hosts.changed")" \

@@ -342,6 +342,15 @@ kb_assert_match() {
 	fi
 }
 
+# Checks that the text $1 does not match the extended regex $2 (case-insensitive).
+kb_assert_no_match() {
+	if grep -Eiq -- "$2" <<<"$1"; then
+		kb_fail "$3: /$2/ matches: $(grep -Eio -- "$2" <<<"$1" | head -n 1)"
+	else
+		kb_pass "$3"
+	fi
+}
+
 kb_assert_alive() {
 	if kill -0 "$1" 2>/dev/null; then
 		kb_pass "$2"
