@@ -57,9 +57,10 @@ kex_dh_group_free(struct kex_dh_group *group)
 }
 
 /*
- * Private exponent length in bits for an explicit group: twice the
- * group's security strength (NIST SP 800-57 part 1 table 2), which is
- * what OpenSSH uses too. Full-length exponents would only cost time.
+ * Private exponent length in bits for a group without q: twice the
+ * group's security strength (NIST SP 800-57 part 1 table 2). OpenSSH 9.x
+ * uses twice the key size the negotiated cipher and MAC need, at least
+ * 512 bits. Full-length exponents would only cost time.
  */
 static int
 dh_priv_len(unsigned int bits)
@@ -80,10 +81,9 @@ dh_push_params(const struct kex_dh_group *group, OSSL_PARAM_BLD *bld)
 	if (group->name != NULL)
 		return OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME,
 		    group->name, 0) == 1 ? KB_OK : KB_ERR_CRYPTO;
+	/* The private exponent length is set at key generation instead. */
 	if (OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_FFC_P, group->p) != 1 ||
-	    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_FFC_G, group->g) != 1 ||
-	    OSSL_PARAM_BLD_push_int(bld, OSSL_PKEY_PARAM_DH_PRIV_LEN,
-	    dh_priv_len(group->bits)) != 1)
+	    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_FFC_G, group->g) != 1)
 		return KB_ERR_CRYPTO;
 	return KB_OK;
 }
@@ -262,6 +262,8 @@ kex_dh_group_choose(const struct kb_moduli *moduli, uint32_t min, uint32_t n,
 	/*
 	 * Without a fitting moduli group, the smallest RFC 3526 group of at
 	 * least n bits, else the largest one below n, within [min, max].
+	 * NOTE: sshd 9.x picks its fallback by max alone (2048 bits below
+	 * 3072, 4096 below 6144, else 8192), so for n < max the two differ.
 	 */
 	for (i = 0; i < DH_FIXED_COUNT; i++) {
 		bits = dh_fixed_groups[i].bits;
@@ -286,6 +288,36 @@ kex_dh_group_put(const struct kex_dh_group *group, struct kb_buf *out)
 	return kex_put_bignum(out, group->g);
 }
 
+/*
+ * Sets the private exponent length on a key generation context for the
+ * domain parameters. OpenSSL 3.0 does not carry the DH_PRIV_LEN of the
+ * parameters into a key generated from them. Without a q it then draws an
+ * exponent one bit shorter than p, so key generation and agreement are
+ * full-length modular exponentiations. With an 8192-bit group they took
+ * about 230 ms per exchange (contrib/bench/kex_cost.c on a 2-core VM).
+ *
+ * Parameters with a q are left alone. OpenSSL sets q when p and g are
+ * those of one of its named groups (an RFC 3526 prime in a moduli file,
+ * or the fallback group a server sent). It then picks a short exponent
+ * itself, and fails key generation when a length set here is below twice
+ * its own strength estimate (4096 and 8192 bits).
+ */
+static int
+dh_set_priv_len(const EVP_PKEY *domain, EVP_PKEY_CTX *ctx, unsigned int bits)
+{
+	OSSL_PARAM params[2];
+	BIGNUM *q = NULL;
+	int priv_len = dh_priv_len(bits);
+
+	if (EVP_PKEY_get_bn_param(domain, OSSL_PKEY_PARAM_FFC_Q, &q) == 1) {
+		BN_free(q);
+		return KB_OK;
+	}
+	params[0] = OSSL_PARAM_construct_int(OSSL_PKEY_PARAM_DH_PRIV_LEN, &priv_len);
+	params[1] = OSSL_PARAM_construct_end();
+	return EVP_PKEY_CTX_set_params(ctx, params) == 1 ? KB_OK : KB_ERR_CRYPTO;
+}
+
 int
 kex_dh_keygen(const struct kex_dh_group *group, EVP_PKEY **keyp, struct kb_buf *pub)
 {
@@ -300,7 +332,12 @@ kex_dh_keygen(const struct kex_dh_group *group, EVP_PKEY **keyp, struct kb_buf *
 		goto out;
 	r = KB_ERR_CRYPTO;
 	if ((ctx = EVP_PKEY_CTX_new_from_pkey(NULL, domain, NULL)) == NULL ||
-	    EVP_PKEY_keygen_init(ctx) != 1 || EVP_PKEY_generate(ctx, keyp) != 1 ||
+	    EVP_PKEY_keygen_init(ctx) != 1)
+		goto out;
+	if ((r = dh_set_priv_len(domain, ctx, group->bits)) != 0)
+		goto out;
+	r = KB_ERR_CRYPTO;
+	if (EVP_PKEY_generate(ctx, keyp) != 1 ||
 	    EVP_PKEY_get_bn_param(*keyp, OSSL_PKEY_PARAM_PUB_KEY, &y) != 1)
 		goto out;
 	len = BN_num_bytes(y);
@@ -318,15 +355,24 @@ out:
 	return r;
 }
 
+/* OpenSSH's dh_pub_is_valid() rejects a public value with fewer bits set. */
+#define DH_PUBLIC_BITS_SET_MIN	4
+
 /*
  * RFC 4253 section 8 rejects e and f outside [1, p-1]. The values 1 and
- * p-1 are rejected too because they confine K to {1, p-1}.
+ * p-1 are rejected too because they confine K to {1, p-1}. Like OpenSSH
+ * 9.x, a value with fewer than 4 bits set is rejected as well, because
+ * with g = 2 its discrete logarithm is easy to find.
+ *
+ * kex_dh_agree() skips OpenSSL's own peer key validation, which also
+ * tests y^q mod p = 1 for groups with a q. OpenSSH's dh_pub_is_valid()
+ * does not make that test either.
  */
 static int
 dh_check_public(const struct kex_dh_group *group, const BIGNUM *y)
 {
 	BIGNUM *limit;
-	int ok;
+	int i, nbits, bits_set = 0, ok;
 
 	if ((limit = BN_dup(group->p)) == NULL || BN_sub_word(limit, 1) != 1) {
 		BN_free(limit);
@@ -334,7 +380,15 @@ dh_check_public(const struct kex_dh_group *group, const BIGNUM *y)
 	}
 	ok = BN_cmp(y, BN_value_one()) > 0 && BN_cmp(y, limit) < 0;
 	BN_free(limit);
-	return ok ? KB_OK : KB_ERR_KEX_FAILED;
+	if (!ok)
+		return KB_ERR_KEX_FAILED;
+
+	nbits = BN_num_bits(y);
+	for (i = 0; i < nbits && bits_set < DH_PUBLIC_BITS_SET_MIN; i++) {
+		if (BN_is_bit_set(y, i))
+			bits_set++;
+	}
+	return bits_set >= DH_PUBLIC_BITS_SET_MIN ? KB_OK : KB_ERR_KEX_FAILED;
 }
 
 int
@@ -370,7 +424,14 @@ kex_dh_agree(const struct kex_dh_group *group, EVP_PKEY *key, const uint8_t *pee
 	if ((ctx = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL)) == NULL ||
 	    EVP_PKEY_derive_init(ctx) != 1)
 		goto out;
-	if (EVP_PKEY_derive_set_peer(ctx, peer_key) != 1 ||
+	/*
+	 * 0: no validation by OpenSSL, because dh_check_public() did it.
+	 * OpenSSL 3.0 would test y^q mod p = 1 for groups with a q, a
+	 * modular exponentiation with a full-length q: about 130 ms of the
+	 * 8192-bit group18 exchange (contrib/bench/kex_cost.c on a 2-core
+	 * VM).
+	 */
+	if (EVP_PKEY_derive_set_peer_ex(ctx, peer_key, 0) != 1 ||
 	    EVP_PKEY_derive(ctx, secret, &len) != 1) {
 		r = KB_ERR_KEX_FAILED;
 		goto out;

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
 
 #include "kexbridge/buf.h"
@@ -360,6 +361,12 @@ gex_uses_system_moduli(void **state)
 	assert_int_equal(bits, 3072);
 	assert_int_equal(run_gex(2048, 7000, 8192, false, moduli, &bits), 0);
 	assert_int_equal(bits, 7680);
+	/*
+	 * OpenSSH 9.2's request with a cipher or MAC that needs a 256-bit
+	 * key (aes256-ctr, hmac-sha2-256): sshd picks an 8192-bit group.
+	 */
+	assert_int_equal(run_gex(2048, 8192, 8192, false, moduli, &bits), 0);
+	assert_int_equal(bits, 8192);
 	kb_moduli_free(moduli);
 }
 
@@ -436,27 +443,195 @@ server_init_with(const char *method, const uint8_t *value, size_t len, bool mpin
 	return r;
 }
 
+/*
+ * Checks one fixed-group method's handling of e: 0, 1, p-1, p and values
+ * with fewer than 4 bits set are rejected, 0x0f is accepted.
+ */
+static void
+check_dh_method_public_values(const char *method, unsigned int bits)
+{
+	struct kex_dh_group *group = NULL;
+	uint8_t p[1024], v[1024];
+	size_t plen;
+
+	assert_int_equal(kex_dh_group_fixed(bits, &group), 0);
+	plen = (size_t)BN_num_bytes(group->p);
+	assert_true(plen <= sizeof(p));
+	BN_bn2bin(group->p, p);
+	kex_dh_group_free(group);
+
+	assert_int_equal(server_init_with(method, v, 0, true), KB_ERR_KEX_FAILED);
+	v[0] = 1;
+	assert_int_equal(server_init_with(method, v, 1, true), KB_ERR_KEX_FAILED);
+	memcpy(v, p, plen);
+	v[plen - 1] -= 1;	/* p - 1; p ends in 0xff */
+	assert_int_equal(server_init_with(method, v, plen, true), KB_ERR_KEX_FAILED);
+	assert_int_equal(server_init_with(method, p, plen, true), KB_ERR_KEX_FAILED);
+	/* 2 = g^1 and 7: fewer than 4 bits set, rejected like OpenSSH does. */
+	v[0] = 2;
+	assert_int_equal(server_init_with(method, v, 1, true), KB_ERR_KEX_FAILED);
+	v[0] = 0x07;
+	assert_int_equal(server_init_with(method, v, 1, true), KB_ERR_KEX_FAILED);
+	/* 2^(8 * (plen - 1)): one bit set, near the size of p. */
+	memset(v, 0, plen);
+	v[0] = 1;
+	assert_int_equal(server_init_with(method, v, plen, true), KB_ERR_KEX_FAILED);
+	v[0] = 0x0f;
+	assert_int_equal(server_init_with(method, v, 1, true), 0);
+}
+
 static void
 dh_rejects_invalid_e(void **state)
 {
-	uint8_t p[256], v[256];
+	(void)state;
+	check_dh_method_public_values("diffie-hellman-group14-sha256", 2048);
+	check_dh_method_public_values("diffie-hellman-group16-sha512", 4096);
+	check_dh_method_public_values("diffie-hellman-group18-sha512", 8192);
+}
+
+/*
+ * A 2048-bit safe prime that is not one of OpenSSL's named groups, made
+ * with `openssl prime -generate -bits 2048 -safe -hex`, so that a group
+ * with it has no q.
+ */
+static const char safe_p2048[] =
+    "DFE76D84BAF199BD098220E4B2248470CEE1A7A73C983F84BBB4A59A5C9B02D0"
+    "62A17D738582B7787019B0FAC71E181F43200E45C3AE7193C5DDCC589A0A4A21"
+    "DF744E81FCBFC66D17E8F296B361D6A7E5E629A912A6EEFC42BFA3A367590949"
+    "5E88469BEBA1BDF4BA062978A8726DD73BEB117757C8524248CF3F7484B6C690"
+    "884F7F30D0AEB0219C2BE180DE8755C8DD63122A23CB453A9140C266C82138CA"
+    "BEEA61442CE2FB7F5F0C4CE0A849195E5DFB6F199F19D27A0B6BE07ADC1D18C2"
+    "F8FA2B22694F3B1CF4F4EBAC1C45B96EB869F78BD5C143DD8DFA6AEF7D359BF0"
+    "1012C429D2E076C4747A6806CD1A036C2FEE4A5D9409FE15A7A57D26C79CAFE7";
+
+/* A group exchange group with the prime safe_p2048 and g = 2. */
+static struct kex_dh_group *
+explicit_group_unnamed(void)
+{
+	struct kex_dh_group *group = NULL;
+	uint8_t p[256], g = 2;
+	size_t plen;
+
+	plen = hex_decode(safe_p2048, p, sizeof(p));
+	assert_int_equal(kex_dh_group_explicit(p, plen, &g, 1, &group), 0);
+	assert_int_equal(group->bits, 2048);
+	return group;
+}
+
+/*
+ * A group exchange group with the prime of a built-in group, as a server
+ * without a moduli file sends it. OpenSSL recognises the prime and adds q.
+ */
+static struct kex_dh_group *
+explicit_group_of(unsigned int bits)
+{
+	struct kex_dh_group *fixed = NULL, *group = NULL;
+	uint8_t p[1024], g[8];
+	int plen, glen;
+
+	assert_int_equal(kex_dh_group_fixed(bits, &fixed), 0);
+	assert_true(BN_num_bytes(fixed->p) <= (int)sizeof(p));
+	assert_true(BN_num_bytes(fixed->g) <= (int)sizeof(g));
+	plen = BN_bn2bin(fixed->p, p);
+	glen = BN_bn2bin(fixed->g, g);
+	assert_int_equal(kex_dh_group_explicit(p, (size_t)plen, g, (size_t)glen, &group), 0);
+	assert_null(group->name);
+	kex_dh_group_free(fixed);
+	return group;
+}
+
+/* Generates a key pair in group and returns the private exponent's bit length. */
+static int
+private_exponent_bits(const struct kex_dh_group *group)
+{
+	struct kb_buf *pub = kb_buf_new(KB_BUF_SIZE_DEFAULT);
+	EVP_PKEY *key = NULL;
+	BIGNUM *priv = NULL;
+	int bits;
+
+	assert_non_null(pub);
+	assert_int_equal(kex_dh_keygen(group, &key, pub), 0);
+	assert_int_equal(EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_PRIV_KEY, &priv), 1);
+	bits = BN_num_bits(priv);
+	BN_clear_free(priv);
+	EVP_PKEY_free(key);
+	kb_buf_free(pub);
+	return bits;
+}
+
+/*
+ * The private exponent is about twice the group's security strength, not
+ * as long as p. A group without q gets the length kex_dh.c sets (224 bits
+ * for 2048, 384 for 8192). Named groups, and explicit groups with their
+ * prime, get the length OpenSSL picks: at most 225, 325 and 400 bits with
+ * OpenSSL 3.0. Each bound leaves 64 bits for a random exponent's leading zeros.
+ */
+static void
+dh_private_exponent_is_short(void **state)
+{
+	static const unsigned int named_bits[] = { 2048, 4096, 8192 };
+	struct kb_moduli *moduli = NULL;
+	struct kex_dh_group *group;
+	size_t i;
+
+	(void)state;
+	group = explicit_group_unnamed();
+	assert_in_range(private_exponent_bits(group), 224 - 64, 224);
+	kex_dh_group_free(group);
+
+	for (i = 0; i < sizeof(named_bits) / sizeof(named_bits[0]); i++) {
+		assert_int_equal(kex_dh_group_fixed(named_bits[i], &group), 0);
+		assert_in_range(private_exponent_bits(group), 225 - 64, 400);
+		kex_dh_group_free(group);
+
+		group = explicit_group_of(named_bits[i]);
+		assert_in_range(private_exponent_bits(group), 225 - 64, 400);
+		kex_dh_group_free(group);
+	}
+
+	/* An 8192-bit moduli group, as sshd picks for OpenSSH 9.2's request. */
+	if (kb_moduli_load("/etc/ssh/moduli", &moduli) != 0)
+		return;
+	if (kex_dh_group_choose(moduli, 8192, 8192, 8192, &group) == 0) {
+		assert_int_equal(group->bits, 8192);
+		assert_in_range(private_exponent_bits(group), 384 - 64, 384);
+		kex_dh_group_free(group);
+	}
+	kb_moduli_free(moduli);
+}
+
+/* kex_dh_agree() with a group exchange group, which has no q. */
+static void
+dh_explicit_group_checks_peer(void **state)
+{
+	struct kex_dh_group *group = explicit_group_unnamed();
+	struct kb_buf *pub = kb_buf_new(KB_BUF_SIZE_DEFAULT);
+	struct kb_buf *shared = kb_buf_new(KB_BUF_SIZE_DEFAULT);
+	EVP_PKEY *key = NULL;
+	uint8_t v[256];
 	size_t plen;
 
 	(void)state;
-	plen = hex_decode(rfc3526_p2048, p, sizeof(p));
-	assert_int_equal(server_init_with("diffie-hellman-group14-sha256", v, 0, true),
-	    KB_ERR_KEX_FAILED);
-	v[0] = 1;
-	assert_int_equal(server_init_with("diffie-hellman-group14-sha256", v, 1, true),
-	    KB_ERR_KEX_FAILED);
-	memcpy(v, p, plen);
-	v[plen - 1] -= 1;	/* p - 1; p ends in 0xff */
-	assert_int_equal(server_init_with("diffie-hellman-group14-sha256", v, plen, true),
-	    KB_ERR_KEX_FAILED);
-	assert_int_equal(server_init_with("diffie-hellman-group14-sha256", p, plen, true),
-	    KB_ERR_KEX_FAILED);
-	v[0] = 2;
-	assert_int_equal(server_init_with("diffie-hellman-group14-sha256", v, 1, true), 0);
+	assert_non_null(pub);
+	assert_non_null(shared);
+	assert_int_equal(kex_dh_keygen(group, &key, pub), 0);
+	plen = (size_t)BN_num_bytes(group->p);
+	assert_true(plen <= sizeof(v));
+	BN_bn2bin(group->p, v);
+	v[plen - 1] -= 1;	/* p - 1 */
+	assert_int_equal(kex_dh_agree(group, key, v, plen, shared), KB_ERR_KEX_FAILED);
+	v[plen - 1] += 1;	/* p */
+	assert_int_equal(kex_dh_agree(group, key, v, plen, shared), KB_ERR_KEX_FAILED);
+	v[0] = 0x07;
+	assert_int_equal(kex_dh_agree(group, key, v, 1, shared), KB_ERR_KEX_FAILED);
+	assert_int_equal(kb_buf_len(shared), 0);
+	v[0] = 0x0f;
+	assert_int_equal(kex_dh_agree(group, key, v, 1, shared), 0);
+	assert_true(kb_buf_len(shared) > 4);
+	EVP_PKEY_free(key);
+	kb_buf_free(pub);
+	kb_buf_free(shared);
+	kex_dh_group_free(group);
 }
 
 static void
@@ -558,6 +733,8 @@ main(void)
 		cmocka_unit_test(gex_request_edge_cases),
 		cmocka_unit_test(gex_uses_system_moduli),
 		cmocka_unit_test(dh_rejects_invalid_e),
+		cmocka_unit_test(dh_private_exponent_is_short),
+		cmocka_unit_test(dh_explicit_group_checks_peer),
 		cmocka_unit_test(ecdh_rejects_invalid_points),
 		cmocka_unit_test(server_rejects_unexpected_message),
 		cmocka_unit_test(client_rejects_bad_signature),
