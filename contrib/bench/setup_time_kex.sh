@@ -16,7 +16,9 @@
 # asserted.
 #
 # Environment: KEXBRIDGE (default build/kexbridge), BENCH_RUNS (10),
-# BENCH_KEX (the six methods below, space-separated).
+# BENCH_KEX (the six methods below, space-separated), BENCH_KEXBRIDGE_B
+# (a second kexbridge binary, started as a second bridge route to the same
+# legacy sshd and measured as path bridge_b in the same interleaved runs).
 # Needs root, like the integration tests (throwaway account, sshd).
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -36,6 +38,12 @@ bridge_start_all
 [ "$KB_FAILED" -eq 0 ] || kb_finish
 : >"$KB_TMP/empty"
 declare -A port=([bridge]=$BRIDGE_PORT [direct]=$MODERN_PORT)
+if [ -n "${BENCH_KEXBRIDGE_B:-}" ]; then
+	KEXBRIDGE=$BENCH_KEXBRIDGE_B kb_start_bridge bridge_b "$LEGACY_PORT"
+	port[bridge_b]=$KB_PORT
+	paths=(bridge bridge_b direct)
+	printf 'bridge: %s\nbridge_b: %s\n' "$KEXBRIDGE" "$BENCH_KEXBRIDGE_B"
+fi
 
 bench_describe_machine
 printf 'runs: %d per method and path\n\n' "$runs"
@@ -77,13 +85,28 @@ for r in $(seq 1 "$runs"); do
 	printf 'run %d of %d done\n' "$r" "$runs"
 done
 
+# Prints $1 - $2, or - when either is not a number.
+difference() {
+	awk -v b="$1" -v d="$2" 'BEGIN { if (b == "nan" || d == "nan") print "-"; else printf "%.1f\n", b - d }'
+}
+
 printf '\nmedian ms over %d runs\n' "$runs"
-printf '%-38s %9s %9s %12s\n' kex bridge direct 'bridge adds'
+if [ -n "${port[bridge_b]:-}" ]; then
+	printf '%-38s %9s %9s %9s %12s %12s\n' kex bridge bridge_b direct \
+	    'bridge adds' 'bridge_b adds'
+else
+	printf '%-38s %9s %9s %12s\n' kex bridge direct 'bridge adds'
+fi
 for k in "${kexes[@]}"; do
 	b=$(bridge_median_of "${results[$k.bridge]:-}")
 	d=$(bridge_median_of "${results[$k.direct]:-}")
-	printf '%-38s %9s %9s %12s\n' "$k" "$b" "$d" \
-	    "$(awk -v b="$b" -v d="$d" 'BEGIN { if (b == "nan" || d == "nan") print "-"; else printf "%.1f\n", b - d }')"
+	if [ -n "${port[bridge_b]:-}" ]; then
+		bb=$(bridge_median_of "${results[$k.bridge_b]:-}")
+		printf '%-38s %9s %9s %9s %12s %12s\n' "$k" "$b" "$bb" "$d" \
+		    "$(difference "$b" "$d")" "$(difference "$bb" "$d")"
+	else
+		printf '%-38s %9s %9s %12s\n' "$k" "$b" "$d" "$(difference "$b" "$d")"
+	fi
 done
 printf 'load average at end: %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
 kb_finish
