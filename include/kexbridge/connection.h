@@ -110,10 +110,11 @@ void kb_conn_free(struct kb_conn *conn);
 /*
  * Processes messages from the transport until one raises an event.
  * Returns KB_ERR_INCOMPLETE when the transport has no more messages. A
- * protocol error disconnects the transport and returns the error, and later
- * calls return KB_ERR_CONNECTION_CLOSED. While an authentication decision is
- * pending, no further messages are read. The event's pointers stay valid
- * until the next call.
+ * message number that no RFC assigns gets SSH_MSG_UNIMPLEMENTED and raises
+ * no event. A protocol error disconnects the transport and returns the
+ * error, and later calls return KB_ERR_CONNECTION_CLOSED. While an
+ * authentication decision is pending, no further messages are read. The
+ * event's pointers stay valid until the next call.
  */
 int kb_conn_next(struct kb_conn *conn, struct kb_conn_event *ev);
 

@@ -6,7 +6,8 @@
  *
  * It runs the version exchange, KEXINIT, the key exchange, NEWKEYS, strict
  * key exchange (kex-strict-s-v00@openssh.com), ext-info with server-sig-algs
- * (RFC 8308), rekeying whenever the client starts it, SERVICE_REQUEST for
+ * (RFC 8308), rekeying started by the client or, after a data or time
+ * limit, by the server (RFC 4253 section 9), SERVICE_REQUEST for
  * ssh-userauth, IGNORE, DEBUG, UNIMPLEMENTED and DISCONNECT. Each state has
  * a rule for which messages may arrive; anything else ends the connection
  * with SSH_MSG_DISCONNECT.
@@ -41,6 +42,18 @@ struct kb_transport_config {
 	 */
 	const char *server_version;
 	bool version_sent;
+	/*
+	 * Rekey limits, as sshd's RekeyLimit. After authentication the server
+	 * starts a key exchange once rekey_bytes have been sent or received
+	 * under the current keys; 0 keeps OpenSSH's limit for the cipher
+	 * (2^(2 * block size) blocks for 16-byte blocks, 1 GiB otherwise). A
+	 * smaller value only lowers that limit. rekey_seconds, when not 0,
+	 * also starts one that many seconds after the last NEWKEYS we sent.
+	 */
+	uint64_t rekey_bytes;
+	uint32_t rekey_seconds;
+	/* Monotonic clock in seconds for rekey_seconds; NULL: CLOCK_MONOTONIC. */
+	int64_t (*clock)(void);
 };
 
 enum kb_transport_state {
@@ -77,6 +90,26 @@ struct kb_buf *kb_transport_output(struct kb_transport *t);
  * payload. Returns KB_ERR_INCOMPLETE when there is none.
  */
 int kb_transport_next(struct kb_transport *t, struct kb_buf *payload);
+/* Sequence number of the packet that carried the message kb_transport_next() moved last. */
+uint32_t kb_transport_next_seqnr(const struct kb_transport *t);
+/*
+ * Sends SSH_MSG_UNIMPLEMENTED for the packet with sequence number seqnr, for
+ * a message number the layer above does not know (RFC 4253 section 11.4).
+ * It goes out at once, also during a key exchange, because RFC 4253 section
+ * 7.1 allows the generic transport messages there. Failing to queue it
+ * disconnects, as for the transport's own replies.
+ */
+int kb_transport_send_unimplemented(struct kb_transport *t, uint32_t seqnr);
+/*
+ * Tells the transport that the client has authenticated. Like sshd, the
+ * server starts no rekey before that.
+ */
+void kb_transport_set_authenticated(struct kb_transport *t);
+/*
+ * Sets the session id that the transport's own log lines carry; session is
+ * not copied and must outlive t. NULL (the default) logs without one.
+ */
+void kb_transport_set_log_session(struct kb_transport *t, const char *session);
 /*
  * Sends a message of the layer above. During a key exchange it is queued
  * and sent after NEWKEYS (RFC 4253 section 7.1). Fails with
@@ -118,6 +151,8 @@ struct kb_transport_counters {
 	uint64_t unimplemented_sent;
 	/* Sequence number named by the last UNIMPLEMENTED received. */
 	uint32_t last_unimplemented_seqnr;
+	/* Key exchanges the server started because a rekey limit was reached. */
+	uint64_t rekeys_started;
 };
 void kb_transport_counters(const struct kb_transport *t,
     struct kb_transport_counters *counters);

@@ -1,12 +1,11 @@
 /*
  * The layer above the server transport: dispatch of user authentication
  * (RFC 4252) and connection protocol (RFC 4254) messages, with an explicit
- * rule per state for which messages may arrive. Anything outside the rule
- * ends the connection with SSH_MSG_DISCONNECT PROTOCOL_ERROR.
- *
- * NOTE: RFC 4253 section 11.4 asks for SSH_MSG_UNIMPLEMENTED in reply to an
- * unknown message number. That needs the packet's sequence number, which
- * kb_transport_next does not return, so unknown numbers disconnect too.
+ * rule per state for which messages may arrive. A message number that no
+ * RFC assigns gets SSH_MSG_UNIMPLEMENTED (RFC 4253 section 11.4), as
+ * OpenSSH's dispatch_protocol_error() sends, and the connection goes on.
+ * An assigned message outside the rule ends the connection with
+ * SSH_MSG_DISCONNECT PROTOCOL_ERROR.
  */
 #include "config.h"
 
@@ -70,6 +69,26 @@ conn_handler_authenticated(uint8_t type)
 	}
 }
 
+/*
+ * Tells whether no RFC assigns message number type (50..127). User
+ * authentication (RFC 4252) uses 50..53, and 60..79 per method. Of those,
+ * publickey, password and keyboard-interactive (RFC 4256) use 60, and
+ * keyboard-interactive also 61. gssapi-with-mic (RFC 4462) uses 60, 61 and
+ * 63..66. The connection protocol (RFC 4254) uses 80..82 and 90..100. These
+ * are the numbers OpenSSH's ssh2.h and ssh-gss.h define.
+ */
+static bool
+conn_type_unassigned(uint8_t type)
+{
+	if (type >= 54 && type <= 59)
+		return true;
+	if (type == 62 || (type >= 67 && type <= 79))
+		return true;
+	if (type >= 83 && type <= 89)
+		return true;
+	return type >= 101 && type <= 127;
+}
+
 /* The allowed-message rule: the handler for type in this state, or NULL. */
 static conn_handler
 conn_handler_for(const struct kb_conn *conn, uint8_t type)
@@ -91,6 +110,31 @@ conn_handler_for(const struct kb_conn *conn, uint8_t type)
 	}
 }
 
+/* Replies UNIMPLEMENTED to the message kb_transport_next() moved last. */
+static int
+conn_send_unimplemented(struct kb_conn *conn)
+{
+	uint32_t seqnr = kb_transport_next_seqnr(conn->transport);
+	int r;
+
+	if ((r = kb_transport_send_unimplemented(conn->transport, seqnr)) != 0)
+		return conn_disconnect(conn, CONN_DISCONNECT_BY_APPLICATION,
+		    "internal error", r);
+	return 0;
+}
+
+/*
+ * kb_conn_auth_success() moves to CONN_AUTHENTICATED. The transport learns
+ * it before the next message is read or sent, so that its rekey limits
+ * apply from then on, as in sshd.
+ */
+static void
+conn_sync_authenticated(struct kb_conn *conn)
+{
+	if (conn->state == CONN_AUTHENTICATED)
+		kb_transport_set_authenticated(conn->transport);
+}
+
 static int
 conn_dispatch(struct kb_conn *conn, struct kb_buf *msg, struct kb_conn_event *ev)
 {
@@ -101,9 +145,12 @@ conn_dispatch(struct kb_conn *conn, struct kb_buf *msg, struct kb_conn_event *ev
 	if (kb_buf_get_u8(msg, &type) != 0)
 		return conn_disconnect(conn, CONN_DISCONNECT_PROTOCOL_ERROR,
 		    "empty message", KB_ERR_MESSAGE_TRUNCATED);
-	if ((handler = conn_handler_for(conn, type)) == NULL)
+	if ((handler = conn_handler_for(conn, type)) == NULL) {
+		if (conn_type_unassigned(type))
+			return conn_send_unimplemented(conn);
 		return conn_disconnect(conn, CONN_DISCONNECT_PROTOCOL_ERROR,
 		    "unexpected message", KB_ERR_UNEXPECTED_MESSAGE);
+	}
 
 	r = handler(conn, msg, ev);
 	if (r == 0 || conn->state == CONN_CLOSED)
@@ -133,6 +180,7 @@ kb_conn_next(struct kb_conn *conn, struct kb_conn_event *ev)
 
 	if (conn->state == CONN_CLOSED)
 		return KB_ERR_CONNECTION_CLOSED;
+	conn_sync_authenticated(conn);
 	while (conn->pending == CONN_PENDING_NONE) {
 		kb_buf_reset(conn->payload);
 		if ((r = kb_transport_next(conn->transport, conn->payload)) != 0)
@@ -163,6 +211,7 @@ conn_send(struct kb_conn *conn, const struct kb_buf *msg)
 {
 	if (conn->state == CONN_CLOSED)
 		return KB_ERR_CONNECTION_CLOSED;
+	conn_sync_authenticated(conn);
 	return kb_transport_send(conn->transport, kb_buf_ptr(msg), kb_buf_len(msg));
 }
 

@@ -127,10 +127,28 @@ transport_escape(char *dst, size_t dstlen, const uint8_t *src, size_t len)
 	return kb_log_escape(dst, dstlen, (const char *)src, len);
 }
 
+/* Counts one packet of wire_len bytes for the rekey limits of dir. */
+static void
+transport_count_packet(struct kb_transport *t, enum kb_direction dir, size_t wire_len)
+{
+	struct transport_rekey_count *count = &t->rekey_count[dir];
+
+	if (wire_len > count->auth_len)
+		wire_len -= count->auth_len;
+	count->packets++;
+	count->blocks += wire_len / count->block_size;
+}
+
 int
 transport_send_payload(struct kb_transport *t, const uint8_t *payload, size_t len)
 {
-	return kb_packet_codec_send(t->codec, payload, len, t->out);
+	size_t before = kb_buf_len(t->out);
+	int r;
+
+	if ((r = kb_packet_codec_send(t->codec, payload, len, t->out)) != 0)
+		return r;
+	transport_count_packet(t, KB_DIR_OUT, kb_buf_len(t->out) - before);
+	return KB_OK;
 }
 
 /* Queues SSH_MSG_DISCONNECT unless no packet may be sent yet, then closes. */
@@ -307,6 +325,7 @@ transport_pass_up(struct kb_transport *t, const uint8_t *payload, size_t len)
 		return transport_fail(t, r, SSH_DISCONNECT_BY_APPLICATION,
 		    "%s", kb_err_str(r));
 	t->has_pending = true;
+	t->pending_seqnr = t->recv_seqnr;
 	return KB_OK;
 }
 
@@ -346,11 +365,13 @@ static int
 transport_process(struct kb_transport *t)
 {
 	uint32_t seqnr;
+	size_t before;
 	int r;
 
 	while (!t->has_pending && t->phase != PHASE_CLOSED && t->phase != PHASE_VERSION) {
 		kb_buf_reset(t->scratch);
 		seqnr = kb_packet_codec_seqnr(t->codec, KB_DIR_IN);
+		before = kb_buf_len(t->in);
 		r = kb_packet_codec_recv(t->codec, t->in, t->scratch);
 		if (r == KB_ERR_INCOMPLETE)
 			return KB_OK;
@@ -364,9 +385,13 @@ transport_process(struct kb_transport *t)
 			return transport_fail(t, KB_ERR_PACKET_TOO_SMALL,
 			    SSH_DISCONNECT_PROTOCOL_ERROR, _("empty packet %u"),
 			    (unsigned int)seqnr);
+		transport_count_packet(t, KB_DIR_IN, before - kb_buf_len(t->in));
 		t->recv_seqnr = seqnr;
 		if ((r = transport_dispatch(t, kb_buf_ptr(t->scratch),
 		    kb_buf_len(t->scratch))) != 0)
+			return r;
+		/* sshd checks its rekey limits after each packet it reads, too. */
+		if (transport_need_rekey(t, 0) && (r = transport_start_rekey(t)) != 0)
 			return r;
 	}
 	return t->phase == PHASE_CLOSED ? t->error : KB_OK;
@@ -419,6 +444,11 @@ kb_transport_new(const struct kb_transport_config *config, struct kb_transport *
 		return KB_ERR_ALLOC_FAIL;
 	t->phase = PHASE_VERSION;
 	t->initial = true;
+	t->rekey_bytes = config->rekey_bytes;
+	t->rekey_seconds = config->rekey_seconds;
+	t->clock = config->clock;
+	transport_rekey_reset(t, KB_DIR_IN, NULL, NULL);
+	transport_rekey_reset(t, KB_DIR_OUT, NULL, NULL);
 	t->hostkeys = config->hostkeys;
 	t->hostkey_count = config->hostkey_count;
 	t->moduli = config->moduli;
@@ -544,6 +574,7 @@ kb_transport_next(struct kb_transport *t, struct kb_buf *payload)
 		return r;
 	kb_buf_reset(t->pending);
 	t->has_pending = false;
+	t->next_seqnr = t->pending_seqnr;
 	/* Process the transport messages behind it, so a waiting rekey gets our KEXINIT. */
 	if ((r = transport_process(t)) != 0)
 		return r;
@@ -600,6 +631,10 @@ kb_transport_send(struct kb_transport *t, const uint8_t *payload, size_t len)
 	    (t->phase != PHASE_OPEN && t->resume_phase != PHASE_OPEN))
 		return KB_ERR_INVALID_ARGUMENT;
 
+	/* As sshd does, the packet that would cross a rekey limit starts the rekey. */
+	if (!t->kexinit_sent && transport_need_rekey(t, len) &&
+	    (r = transport_start_rekey(t)) != 0)
+		return r;
 	/* RFC 4253 section 7.1: nothing else between our KEXINIT and our NEWKEYS. */
 	if (t->kexinit_sent)
 		return transport_queue_payload(t, payload, len);
@@ -609,6 +644,36 @@ kb_transport_send(struct kb_transport *t, const uint8_t *payload, size_t len)
 		return transport_fail(t, r, SSH_DISCONNECT_BY_APPLICATION,
 		    _("cannot send a message: %s"), kb_err_str(r));
 	return KB_OK;
+}
+
+uint32_t
+kb_transport_next_seqnr(const struct kb_transport *t)
+{
+	return t->next_seqnr;
+}
+
+int
+kb_transport_send_unimplemented(struct kb_transport *t, uint32_t seqnr)
+{
+	if (t == NULL)
+		return KB_ERR_INVALID_ARGUMENT;
+	if (t->phase == PHASE_CLOSED)
+		return t->error != 0 ? t->error : KB_ERR_CONNECTION_CLOSED;
+	if (t->initial)
+		return KB_ERR_INVALID_ARGUMENT;
+	return send_msg_unimplemented(t, seqnr);
+}
+
+void
+kb_transport_set_authenticated(struct kb_transport *t)
+{
+	t->authenticated = true;
+}
+
+void
+kb_transport_set_log_session(struct kb_transport *t, const char *session)
+{
+	t->log_session = session;
 }
 
 int

@@ -65,6 +65,21 @@ enum transport_verdict {
 	VERDICT_UNIMPLEMENTED,
 };
 
+/*
+ * Traffic under the current keys of one direction, counted as OpenSSH's
+ * packet.c does for its rekey limits: blocks of 4 + packet_length bytes,
+ * the MAC or tag left out.
+ */
+struct transport_rekey_count {
+	uint64_t packets;
+	uint64_t blocks;
+	/* Blocks after which the server starts a rekey. */
+	uint64_t max_blocks;
+	size_t block_size;
+	/* MAC or tag bytes after each packet, not counted. */
+	size_t auth_len;
+};
+
 struct kb_transport;
 typedef int transport_handler(struct kb_transport *t, const uint8_t *payload, size_t len);
 
@@ -92,6 +107,8 @@ struct kb_transport {
 	bool has_pending;
 	struct kb_buf *queue;		/* u32 length + payload, sent after NEWKEYS */
 	uint32_t recv_seqnr;		/* sequence number of the packet being processed */
+	uint32_t pending_seqnr;		/* sequence number of the pending message */
+	uint32_t next_seqnr;		/* sequence number of the message last moved up */
 
 	/* The key exchange in progress. */
 	struct kb_buf *kexinit_ours;	/* I_S, payload as sent */
@@ -113,6 +130,15 @@ struct kb_transport {
 	char agreed[KB_CAT_NEGOTIATED][KB_NAME_MAX_LEN + 1];
 	bool agreed_set[KB_CAT_NEGOTIATED];
 
+	/* Server-started rekeying (RFC 4253 section 9). */
+	struct transport_rekey_count rekey_count[2];	/* indexed by enum kb_direction */
+	uint64_t rekey_bytes;
+	uint32_t rekey_seconds;
+	int64_t rekey_time;		/* clock value when our last NEWKEYS went out */
+	int64_t (*clock)(void);
+	bool authenticated;
+	const char *log_session;
+
 	struct kb_transport_counters counters;
 	int error;
 	uint32_t disconnect_reason;
@@ -126,8 +152,18 @@ struct kb_transport {
 enum transport_verdict transport_lookup_verdict(enum transport_phase phase,
     uint8_t type, bool strict_initial);
 
-/* Encrypts and queues one packet for the client. */
+/* Encrypts and queues one packet for the client, counting it for the rekey limits. */
 int transport_send_payload(struct kb_transport *t, const uint8_t *payload, size_t len);
+/* Resets the rekey counts of one direction for the cipher and MAC now in use. */
+void transport_rekey_reset(struct kb_transport *t, enum kb_direction dir,
+    const struct kb_cipher_info *cipher, const struct kb_mac_info *mac);
+/*
+ * Returns whether a rekey limit is reached, counting a packet of
+ * outbound_len payload bytes about to be sent (0 for none).
+ */
+bool transport_need_rekey(const struct kb_transport *t, size_t outbound_len);
+/* Sends our KEXINIT to start a rekey in PHASE_OPEN, and logs it. */
+int transport_start_rekey(struct kb_transport *t);
 /* Sends the messages queued during the key exchange. */
 int transport_flush_queue(struct kb_transport *t);
 /*

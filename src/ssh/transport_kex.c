@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -20,6 +21,7 @@
 #include "kexbridge/i18n.h"
 #include "kexbridge/kex.h"
 #include "kexbridge/kexinit.h"
+#include "kexbridge/log.h"
 #include "kexbridge/negotiate.h"
 #include "kexbridge/packet.h"
 
@@ -36,6 +38,8 @@
 #define SERVER_SIG_ALGS		"ssh-ed25519,ecdsa-sha2-nistp256,rsa-sha2-512,rsa-sha2-256,ssh-rsa"
 /* Maximum length of the host key algorithm list we build. */
 #define HOSTKEY_OFFER_MAX	1024
+/* Packets in either direction after which a rekey starts: MAX_PACKETS in OpenSSH's packet.c. */
+#define REKEY_PACKETS_MAX	((uint64_t)1 << 31)
 
 static const char *const category_names[KB_CAT_NEGOTIATED] = {
 	N_("key exchange"),
@@ -47,6 +51,18 @@ static const char *const category_names[KB_CAT_NEGOTIATED] = {
 	N_("compression (client to server)"),
 	N_("compression (server to client)"),
 };
+
+static int64_t
+rekey_now(const struct kb_transport *t)
+{
+	struct timespec ts;
+
+	if (t->clock != NULL)
+		return t->clock();
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+		return 0;
+	return (int64_t)ts.tv_sec;
+}
 
 static bool
 offer_kex_known(const char *name)
@@ -328,9 +344,13 @@ recv_msg_kexinit(struct kb_transport *t, const uint8_t *payload, size_t len)
 		return transport_fail(t, r, SSH_DISCONNECT_BY_APPLICATION,
 		    "%s", kb_err_str(r));
 
+	/*
+	 * In a rekey we started, our KEXINIT went out already, and the hash
+	 * takes that one as I_S.
+	 */
 	if (!t->initial) {
 		t->resume_phase = t->phase;
-		if ((r = transport_send_kexinit(t)) != 0)
+		if (!t->kexinit_sent && (r = transport_send_kexinit(t)) != 0)
 			return transport_fail(t, r, SSH_DISCONNECT_BY_APPLICATION,
 			    _("cannot send KEXINIT: %s"), kb_err_str(r));
 	}
@@ -380,6 +400,7 @@ kex_switch_keys(struct kb_transport *t, enum kb_direction dir)
 	OPENSSL_cleanse(&keys, sizeof(keys));
 	if (r != 0)
 		return r;
+	transport_rekey_reset(t, dir, t->cipher[dir], t->mac[dir]);
 	/* Strict key exchange: numbering restarts after every NEWKEYS. */
 	if (t->strict)
 		kb_packet_codec_reset_seqnr(t->codec, dir);
@@ -407,6 +428,8 @@ send_msg_newkeys(struct kb_transport *t)
 	    (r = kex_switch_keys(t, KB_DIR_OUT)) != 0)
 		return r;
 	t->kexinit_sent = false;
+	/* sshd's time limit, too, runs from the NEWKEYS it sent. */
+	t->rekey_time = rekey_now(t);
 	if (t->initial && t->ext_info_c && (r = send_msg_ext_info(t)) != 0)
 		return r;
 	t->phase = PHASE_NEWKEYS;
@@ -447,6 +470,101 @@ recv_msg_kex_method(struct kb_transport *t, const uint8_t *payload, size_t len)
 	return KB_OK;
 }
 
+/*
+ * The limits follow ssh_set_newkeys() in OpenSSH 10.5's packet.c: a cipher
+ * with 16-byte blocks may run 2^(2 * 16) blocks, one with smaller blocks
+ * 1 GiB, and chacha20-poly1305 counts as 8-byte blocks there. A configured
+ * byte limit can only lower that. Before the first NEWKEYS of a direction
+ * no limit applies to it.
+ */
+void
+transport_rekey_reset(struct kb_transport *t, enum kb_direction dir,
+    const struct kb_cipher_info *cipher, const struct kb_mac_info *mac)
+{
+	struct transport_rekey_count *count = &t->rekey_count[dir];
+	uint64_t limit;
+
+	memset(count, 0, sizeof(*count));
+	if (cipher == NULL) {
+		count->block_size = KB_PACKET_BLOCK;
+		return;
+	}
+	count->block_size = cipher->block_size;
+	count->auth_len = cipher->aead || mac == NULL ? cipher->tag_len : mac->mac_len;
+	if (cipher->block_size >= 16)
+		count->max_blocks = (uint64_t)1 << (cipher->block_size * 2 < 64 ?
+		    cipher->block_size * 2 : 63);
+	else
+		count->max_blocks = ((uint64_t)1 << 30) / cipher->block_size;
+	if (t->rekey_bytes != 0) {
+		limit = t->rekey_bytes / cipher->block_size;
+		if (limit < count->max_blocks)
+			count->max_blocks = limit;
+	}
+}
+
+/*
+ * Follows ssh_packet_need_rekeying() in OpenSSH 10.5's packet.c. It checks
+ * nothing before authentication, during a key exchange, or before one
+ * packet went either way under the current keys, so that tiny limits still
+ * make progress. Then come the time limit, 2^31 packets, and the block
+ * limits.
+ *
+ * NOTE: OpenSSH 10.5 adds the packet about to be sent as its length in
+ * bytes rounded up to the block size (misc.h ROUNDUP), not in blocks. With
+ * 16-byte blocks a 32 KiB packet then counts as 512 KiB, so sshd's bulk
+ * output rekeys up to 480 KiB early. kexbridge adds blocks.
+ */
+bool
+transport_need_rekey(const struct kb_transport *t, size_t outbound_len)
+{
+	const struct transport_rekey_count *in = &t->rekey_count[KB_DIR_IN];
+	const struct transport_rekey_count *out = &t->rekey_count[KB_DIR_OUT];
+	uint64_t out_blocks = 0;
+
+	if (!t->authenticated || t->initial || t->phase != PHASE_OPEN || t->kexinit_sent)
+		return false;
+	if (in->packets == 0 && out->packets == 0)
+		return false;
+	if (t->rekey_seconds != 0 && t->rekey_time + t->rekey_seconds <= rekey_now(t))
+		return true;
+	if (in->packets > REKEY_PACKETS_MAX || out->packets > REKEY_PACKETS_MAX)
+		return true;
+	/* The unpadded packet, as OpenSSH measures it: length, padding length, payload. */
+	if (outbound_len != 0)
+		out_blocks = (4 + 1 + (uint64_t)outbound_len + out->block_size - 1) /
+		    out->block_size;
+	return (out->max_blocks != 0 && out->blocks + out_blocks > out->max_blocks) ||
+	    (in->max_blocks != 0 && in->blocks > in->max_blocks);
+}
+
+int
+transport_start_rekey(struct kb_transport *t)
+{
+	const struct transport_rekey_count *in = &t->rekey_count[KB_DIR_IN];
+	const struct transport_rekey_count *out = &t->rekey_count[KB_DIR_OUT];
+	int r;
+
+	/* Logged first, so that the counts leave out our KEXINIT. */
+	if (t->rekey_seconds != 0 && t->rekey_time + t->rekey_seconds <= rekey_now(t))
+		kb_log(KB_LOG_INFO, t->log_session,
+		    "rekey time limit of %u s reached; starting key exchange %u",
+		    (unsigned int)t->rekey_seconds, t->kex_count + 1);
+	else
+		kb_log(KB_LOG_INFO, t->log_session,
+		    "rekey data limit reached after %llu bytes received and %llu bytes "
+		    "sent under the current keys; starting key exchange %u",
+		    (unsigned long long)(in->blocks * in->block_size),
+		    (unsigned long long)(out->blocks * out->block_size), t->kex_count + 1);
+
+	if ((r = transport_send_kexinit(t)) != 0)
+		return transport_fail(t, r, SSH_DISCONNECT_BY_APPLICATION,
+		    _("cannot send KEXINIT: %s"), kb_err_str(r));
+	t->resume_phase = PHASE_OPEN;
+	t->counters.rekeys_started++;
+	return KB_OK;
+}
+
 static void
 kex_record_agreed(struct kb_transport *t)
 {
@@ -478,9 +596,5 @@ recv_msg_newkeys(struct kb_transport *t, const uint8_t *payload, size_t len)
 	t->phase = t->initial ? PHASE_SERVICE : t->resume_phase;
 	t->initial = false;
 	transport_kex_clear(t);
-	/*
-	 * TODO: start a rekey after a byte or time limit (RFC 4253 section 9).
-	 * Only the client starts one now.
-	 */
 	return KB_OK;
 }

@@ -2,8 +2,10 @@
  * Unit tests for user authentication and the connection protocol
  * (kexbridge/connection.h).
  *
- * The functions kb_transport_next, kb_transport_send and
- * kb_transport_disconnect are defined below. They stand in for the server
+ * The transport functions the connection layer calls (kb_transport_next,
+ * kb_transport_next_seqnr, kb_transport_send,
+ * kb_transport_send_unimplemented, kb_transport_set_authenticated and
+ * kb_transport_disconnect) are defined below. They stand in for the server
  * transport so that each test scripts the exact sequence of messages the
  * client sends and checks every message sent back. The linker takes these
  * definitions, and no member of libkbcore that defines them is pulled in,
@@ -28,6 +30,8 @@
 
 #define SCRIPT_MAX	64
 #define SENT_MAX	64
+/* Sequence number of the first scripted message; the others follow it. */
+#define SEQNR_BASE	1000
 
 /* The transport double: messages to hand out, and messages sent. */
 struct kb_transport {
@@ -40,6 +44,8 @@ struct kb_transport {
 	bool disconnected;
 	uint32_t reason;
 	char description[128];
+	uint32_t next_seqnr;
+	bool authenticated;
 };
 
 int
@@ -50,6 +56,7 @@ kb_transport_next(struct kb_transport *t, struct kb_buf *payload)
 
 	if (t->in_head == t->in_count)
 		return KB_ERR_INCOMPLETE;
+	t->next_seqnr = SEQNR_BASE + (uint32_t)t->in_head;
 	msg = t->inbound[t->in_head++];
 	kb_buf_reset(payload);
 	r = kb_buf_put(payload, kb_buf_ptr(msg), kb_buf_len(msg));
@@ -70,6 +77,32 @@ kb_transport_send(struct kb_transport *t, const uint8_t *payload, size_t len)
 	assert_int_equal(kb_buf_put(copy, payload, len), KB_OK);
 	t->sent[t->sent_count++] = copy;
 	return KB_OK;
+}
+
+uint32_t
+kb_transport_next_seqnr(const struct kb_transport *t)
+{
+	return t->next_seqnr;
+}
+
+/* Records the UNIMPLEMENTED like any other message sent. */
+int
+kb_transport_send_unimplemented(struct kb_transport *t, uint32_t seqnr)
+{
+	uint8_t msg[5];
+
+	msg[0] = 3;
+	msg[1] = (uint8_t)(seqnr >> 24);
+	msg[2] = (uint8_t)(seqnr >> 16);
+	msg[3] = (uint8_t)(seqnr >> 8);
+	msg[4] = (uint8_t)seqnr;
+	return kb_transport_send(t, msg, sizeof(msg));
+}
+
+void
+kb_transport_set_authenticated(struct kb_transport *t)
+{
+	t->authenticated = true;
 }
 
 int
@@ -1024,6 +1057,63 @@ global_port_forwarding_refused(void **state)
 	expect_sent(&f->t, "b", SSH_MSG_REQUEST_FAILURE);
 }
 
+/* Unassigned message numbers. */
+
+#define MSG_UNIMPLEMENTED	3
+
+/*
+ * Numbers that no RFC assigns get UNIMPLEMENTED naming their packet's
+ * sequence number, and the messages behind them are still handled.
+ */
+static void
+conn_unassigned_gets_unimplemented(void **state)
+{
+	struct fixture *f = *state;
+
+	script(&f->t, "bs", 54, "before login");
+	script(&f->t, "b", 62);
+	script(&f->t, "bsss", SSH_MSG_USERAUTH_REQUEST, "backup", "ssh-connection", "none");
+	assert_int_equal(next(f), KB_ERR_INCOMPLETE);
+	expect_sent(&f->t, "bu", MSG_UNIMPLEMENTED, SEQNR_BASE);
+	expect_sent(&f->t, "bu", MSG_UNIMPLEMENTED, SEQNR_BASE + 1);
+	expect_sent(&f->t, "bsb", SSH_MSG_USERAUTH_FAILURE, METHODS, 0);
+	assert_false(f->t.disconnected);
+
+	login(f);
+	script(&f->t, "bu", 101, 7);
+	script(&f->t, "b", 127);
+	assert_int_equal(next(f), KB_ERR_INCOMPLETE);
+	expect_sent(&f->t, "bu", MSG_UNIMPLEMENTED, SEQNR_BASE + 4);
+	expect_sent(&f->t, "bu", MSG_UNIMPLEMENTED, SEQNR_BASE + 5);
+	assert_false(f->t.disconnected);
+	open_session(f, 9, WINDOW, MAX_PACKET);
+	assert_false(f->t.disconnected);
+}
+
+/* A known message where the state does not allow it stays a protocol error. */
+static void
+conn_known_out_of_place_disconnects(void **state)
+{
+	struct fixture *f = *state;
+
+	/* INFO_RESPONSE with no keyboard-interactive exchange running. */
+	script(&f->t, "bu", SSH_MSG_USERAUTH_INFO_RESPONSE, 0);
+	assert_int_equal(next(f), KB_ERR_UNEXPECTED_MESSAGE);
+	expect_nothing_sent(&f->t);
+	expect_disconnect(&f->t, 2);
+}
+
+static void
+conn_auth_success_reaches_transport(void **state)
+{
+	struct fixture *f = *state;
+
+	login(f);
+	assert_false(f->t.authenticated);
+	assert_int_equal(next(f), KB_ERR_INCOMPLETE);
+	assert_true(f->t.authenticated);
+}
+
 /* Every message number through every state. */
 
 enum walk_state {
@@ -1051,6 +1141,23 @@ walk_accepts(enum walk_state state, unsigned int type)
 	return false;
 }
 
+/* Message numbers of RFC 4252, RFC 4254, RFC 4256 and RFC 4462 above 49. */
+static bool
+walk_assigned(unsigned int type)
+{
+	static const unsigned int assigned[] = {
+		50, 51, 52, 53, 60, 61, 63, 64, 65, 66, 80, 81, 82,
+		90, 91, 92, 93, 94, 95, 96, 97, 98, 99, 100,
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(assigned) / sizeof(assigned[0]); i++) {
+		if (assigned[i] == type)
+			return true;
+	}
+	return false;
+}
+
 static void
 walk_enter(struct fixture *f, enum walk_state state)
 {
@@ -1074,8 +1181,9 @@ walk_enter(struct fixture *f, enum walk_state state)
 
 /*
  * Sends a one-byte message of each number. A number the state accepts
- * reaches its handler, which fails it as truncated or ignores it. Any other
- * number is rejected as unexpected with a PROTOCOL_ERROR disconnect.
+ * reaches its handler, which fails it as truncated or ignores it. An
+ * unassigned number from 50 to 127 gets UNIMPLEMENTED. Any other number is
+ * rejected as unexpected with a PROTOCOL_ERROR disconnect.
  */
 static void
 conn_message_rule_walks_all_types(void **state)
@@ -1092,6 +1200,8 @@ conn_message_rule_walks_all_types(void **state)
 			assert_int_equal(fixture_setup(&fs), 0);
 			f = fs;
 			walk_enter(f, ws);
+			/* Only what this message causes is checked. */
+			f->t.sent_head = f->t.sent_count;
 			script(&f->t, "b", (int)type);
 			rc = next(f);
 			if (walk_accepts(ws, type)) {
@@ -1099,6 +1209,14 @@ conn_message_rule_walks_all_types(void **state)
 					fail_msg("state %d rejected message %u", (int)ws, type);
 				assert_true(rc == KB_ERR_MESSAGE_TRUNCATED ||
 				    rc == KB_ERR_INCOMPLETE);
+			} else if (type >= 50 && type <= 127 && !walk_assigned(type)) {
+				if (rc != KB_ERR_INCOMPLETE)
+					fail_msg("state %d: message %u returned %d", (int)ws,
+					    type, rc);
+				expect_sent(&f->t, "bu", MSG_UNIMPLEMENTED,
+				    (unsigned int)f->t.next_seqnr);
+				assert_int_equal(f->t.next_seqnr, SEQNR_BASE + f->t.in_head - 1);
+				assert_false(f->t.disconnected);
 			} else {
 				if (rc != KB_ERR_UNEXPECTED_MESSAGE)
 					fail_msg("state %d accepted message %u (%d)", (int)ws,
@@ -1172,6 +1290,9 @@ main(void)
 		FIXTURE_TEST(channel_data_after_close_rejected),
 		FIXTURE_TEST(global_keepalive_gets_request_failure),
 		FIXTURE_TEST(global_port_forwarding_refused),
+		FIXTURE_TEST(conn_unassigned_gets_unimplemented),
+		FIXTURE_TEST(conn_known_out_of_place_disconnects),
+		FIXTURE_TEST(conn_auth_success_reaches_transport),
 		cmocka_unit_test(conn_message_rule_walks_all_types),
 		FIXTURE_TEST(conn_new_rejects_bad_config),
 	};

@@ -19,6 +19,7 @@
 
 #include "kexbridge/buf.h"
 #include "kexbridge/cipher.h"
+#include "kexbridge/connection.h"
 #include "kexbridge/err.h"
 #include "kexbridge/hostkey.h"
 #include "kexbridge/kex.h"
@@ -30,6 +31,7 @@
 
 #define CLIENT_VERSION	"SSH-2.0-TestClient_1.0"
 #define MSG_USERAUTH_REQUEST	50
+#define MSG_USERAUTH_FAILURE	51
 #define MSG_CHANNEL_DATA	94
 
 static struct kb_hostkey *test_hostkey;
@@ -940,6 +942,467 @@ expected_verdict(enum transport_phase phase, unsigned int type, bool strict)
 	}
 }
 
+/* Unassigned message numbers of the layer above. */
+
+/*
+ * The sequence number kb_transport_next_seqnr() returns is the one of the
+ * message moved up, even after the transport handled the IGNORE behind it.
+ */
+static void
+transport_next_seqnr_names_moved_message(void **state)
+{
+	struct client c;
+	struct kb_buf *payload = kb_buf_new(KB_BUF_SIZE_MAX);
+	const uint8_t unknown[] = { 54, 1, 2, 3 };
+	const uint8_t ignore[] = { SSH_MSG_IGNORE, 0, 0, 0, 0 };
+	struct kb_buf *view;
+	uint32_t seqnr, named;
+	uint8_t type;
+
+	(void)state;
+	client_init(&c, &default_opts, server_config(NULL));
+	client_handshake(&c);
+	client_request_userauth(&c);
+
+	seqnr = kb_packet_codec_seqnr(c.codec, KB_DIR_OUT);
+	assert_int_equal(kb_packet_codec_send(c.codec, unknown, sizeof(unknown), c.out), KB_OK);
+	assert_int_equal(kb_packet_codec_send(c.codec, ignore, sizeof(ignore), c.out), KB_OK);
+	assert_int_equal(client_flush(&c), KB_OK);
+	assert_int_equal(kb_transport_next(c.t, payload), KB_OK);
+	assert_int_equal(kb_buf_ptr(payload)[0], 54);
+	assert_int_equal(kb_transport_next_seqnr(c.t), seqnr);
+
+	assert_int_equal(kb_transport_send_unimplemented(c.t, kb_transport_next_seqnr(c.t)),
+	    KB_OK);
+	assert_int_equal(client_expect(&c, payload), SSH_MSG_UNIMPLEMENTED);
+	view = kb_buf_from(kb_buf_ptr(payload), kb_buf_len(payload));
+	assert_int_equal(kb_buf_get_u8(view, &type), KB_OK);
+	assert_int_equal(kb_buf_get_u32(view, &named), KB_OK);
+	assert_int_equal(named, seqnr);
+	assert_int_equal(kb_buf_expect_end(view), KB_OK);
+	kb_buf_free(view);
+	check_message_round_trip(&c, MSG_CHANNEL_DATA);
+	kb_buf_free(payload);
+	client_free(&c);
+}
+
+/*
+ * The connection layer over the real transport: UNIMPLEMENTED for an
+ * unassigned number, and authentication goes on afterwards.
+ */
+static void
+transport_connection_replies_unimplemented(void **state)
+{
+	static const struct kb_conn_config conn_config = {
+		.allow_password = true,
+		.max_auth_tries = 3,
+		.window_size = 65536,
+		.max_packet = 32768,
+		.max_channels = 1,
+	};
+	struct client c;
+	struct kb_conn *conn;
+	struct kb_conn_event ev;
+	struct kb_buf *payload = kb_buf_new(KB_BUF_SIZE_MAX);
+	struct kb_buf *view;
+	const uint8_t unknown[] = { 113, 0 };
+	uint32_t seqnr, named;
+	uint8_t type;
+
+	(void)state;
+	client_init(&c, &default_opts, server_config(NULL));
+	client_handshake(&c);
+	client_request_userauth(&c);
+	assert_int_equal(kb_conn_new(c.t, &conn_config, &conn), KB_OK);
+
+	seqnr = kb_packet_codec_seqnr(c.codec, KB_DIR_OUT);
+	assert_int_equal(client_send(&c, unknown, sizeof(unknown)), KB_OK);
+	assert_int_equal(kb_conn_next(conn, &ev), KB_ERR_INCOMPLETE);
+	assert_int_equal(client_expect(&c, payload), SSH_MSG_UNIMPLEMENTED);
+	view = kb_buf_from(kb_buf_ptr(payload), kb_buf_len(payload));
+	assert_int_equal(kb_buf_get_u8(view, &type), KB_OK);
+	assert_int_equal(kb_buf_get_u32(view, &named), KB_OK);
+	assert_int_equal(named, seqnr);
+	kb_buf_free(view);
+
+	kb_buf_reset(payload);
+	kb_buf_put_u8(payload, MSG_USERAUTH_REQUEST);
+	kb_buf_put_cstring(payload, "backup");
+	kb_buf_put_cstring(payload, "ssh-connection");
+	kb_buf_put_cstring(payload, "none");
+	assert_int_equal(client_send(&c, kb_buf_ptr(payload), kb_buf_len(payload)), KB_OK);
+	assert_int_equal(kb_conn_next(conn, &ev), KB_ERR_INCOMPLETE);
+	assert_int_equal(client_expect(&c, payload), MSG_USERAUTH_FAILURE);
+	assert_int_equal(kb_transport_state(c.t), KB_TRANSPORT_READY);
+	kb_conn_free(conn);
+	kb_buf_free(payload);
+	client_free(&c);
+}
+
+/* Server-started rekeying. */
+
+/*
+ * 1024 bytes under aes128-ctr are 64 blocks. A CHANNEL_DATA of 200 bytes
+ * is a packet of 4 + 1 + 200 bytes padded to 224, which is 14 blocks. So
+ * the fifth one crosses the limit with 70 blocks, or with 72 under the
+ * first keys, which also carried the SERVICE_REQUEST (2 blocks).
+ */
+#define TINY_REKEY_BYTES	1024
+#define TINY_PACKETS_UNDER	4
+#define TINY_DATA_LEN		200
+
+static int64_t fake_now;
+
+static int64_t
+fake_clock(void)
+{
+	return fake_now;
+}
+
+static const struct kb_transport_config *
+rekey_config(uint64_t bytes, uint32_t seconds)
+{
+	static struct kb_transport_config config;
+
+	config = *server_config("curve25519-sha256,ecdh-sha2-nistp256");
+	config.rekey_bytes = bytes;
+	config.rekey_seconds = seconds;
+	config.clock = fake_clock;
+	return &config;
+}
+
+/* Sends one CHANNEL_DATA of len bytes and takes it from the transport. */
+static void
+client_send_data(struct client *c, size_t len)
+{
+	uint8_t msg[1024];
+	struct kb_buf *got = kb_buf_new(KB_BUF_SIZE_MAX);
+
+	assert_true(len <= sizeof(msg));
+	memset(msg, 'd', len);
+	msg[0] = MSG_CHANNEL_DATA;
+	assert_int_equal(client_send(c, msg, len), KB_OK);
+	assert_int_equal(kb_transport_next(c->t, got), KB_OK);
+	assert_int_equal(kb_buf_len(got), len);
+	kb_buf_free(got);
+}
+
+/* Returns whether the server sent its KEXINIT, and keeps it as I_S. */
+static bool
+client_got_kexinit(struct client *c)
+{
+	struct kb_buf *payload = kb_buf_new(KB_BUF_SIZE_MAX);
+	bool got = false;
+	int r;
+
+	r = client_recv(c, payload);
+	if (r == KB_OK) {
+		assert_int_equal(kb_buf_ptr(payload)[0], SSH_MSG_KEXINIT);
+		kb_buf_reset(c->server_kexinit);
+		assert_int_equal(kb_buf_put(c->server_kexinit, kb_buf_ptr(payload),
+		    kb_buf_len(payload)), KB_OK);
+		got = true;
+	} else {
+		assert_int_equal(r, KB_ERR_INCOMPLETE);
+	}
+	kb_buf_free(payload);
+	return got;
+}
+
+/* Brings the transport to where a login leaves it: keys, ssh-userauth, authenticated. */
+static void
+client_ready_authenticated(struct client *c, const struct client_opts *opts,
+    const struct kb_transport_config *config)
+{
+	client_init(c, opts, config);
+	client_handshake(c);
+	client_request_userauth(c);
+	kb_transport_set_authenticated(c->t);
+}
+
+static uint64_t
+rekeys_started(const struct client *c)
+{
+	struct kb_transport_counters counters;
+
+	kb_transport_counters(c->t, &counters);
+	return counters.rekeys_started;
+}
+
+static void
+transport_rekey_after_bytes_received(void **state)
+{
+	struct client c;
+	const uint8_t *sid_ptr;
+	uint8_t sid[64];
+	size_t sid_len;
+	int i;
+
+	(void)state;
+	client_ready_authenticated(&c, &default_opts, rekey_config(TINY_REKEY_BYTES, 0));
+	sid_ptr = kb_transport_session_id(c.t, &sid_len);
+	memcpy(sid, sid_ptr, sid_len);
+
+	for (i = 0; i < TINY_PACKETS_UNDER; i++) {
+		client_send_data(&c, TINY_DATA_LEN);
+		assert_false(client_got_kexinit(&c));
+	}
+	client_send_data(&c, TINY_DATA_LEN);
+	assert_true(client_got_kexinit(&c));
+	assert_int_equal(rekeys_started(&c), 1);
+	/* The connection stays ready for the layer above. */
+	assert_int_equal(kb_transport_state(c.t), KB_TRANSPORT_READY);
+
+	/* The client replies. The hash must take the KEXINIT the server sent. */
+	client_send_kexinit(&c, false);
+	assert_int_equal(client_flush(&c), KB_OK);
+	client_run_kex(&c);
+	assert_int_equal(kb_transport_kex_count(c.t), 2);
+	assert_int_equal(rekeys_started(&c), 1);
+	sid_ptr = kb_transport_session_id(c.t, &sid_len);
+	assert_memory_equal(sid_ptr, sid, sid_len);
+
+	/* New keys, new counts: four more packets stay under the limit. */
+	for (i = 0; i < TINY_PACKETS_UNDER; i++) {
+		client_send_data(&c, TINY_DATA_LEN);
+		assert_false(client_got_kexinit(&c));
+	}
+	client_send_data(&c, TINY_DATA_LEN);
+	assert_true(client_got_kexinit(&c));
+	assert_int_equal(rekeys_started(&c), 2);
+	client_free(&c);
+}
+
+/*
+ * Until the client's KEXINIT arrives its messages still pass up, while the
+ * server's wait for NEWKEYS; the message that crossed the limit is first.
+ */
+static void
+transport_rekey_after_bytes_sent_queues(void **state)
+{
+	struct client c;
+	struct kb_buf *payload = kb_buf_new(KB_BUF_SIZE_MAX);
+	uint8_t msg[TINY_DATA_LEN];
+	int i, sent = 0;
+
+	(void)state;
+	memset(msg, 's', sizeof(msg));
+	msg[0] = MSG_CHANNEL_DATA;
+	client_ready_authenticated(&c, &default_opts, rekey_config(TINY_REKEY_BYTES, 0));
+	for (i = 0; i < 10 && !client_got_kexinit(&c); i++) {
+		msg[1] = (uint8_t)i;
+		assert_int_equal(kb_transport_send(c.t, msg, sizeof(msg)), KB_OK);
+		client_take_output(&c);
+		/* Read what went out before a KEXINIT appears. */
+		while (kb_buf_len(c.in) > 0 && client_recv(&c, payload) == KB_OK) {
+			if (kb_buf_ptr(payload)[0] == SSH_MSG_KEXINIT) {
+				kb_buf_reset(c.server_kexinit);
+				kb_buf_put(c.server_kexinit, kb_buf_ptr(payload),
+				    kb_buf_len(payload));
+				goto started;
+			}
+			assert_int_equal(kb_buf_ptr(payload)[0], MSG_CHANNEL_DATA);
+			sent++;
+		}
+	}
+	fail_msg("no KEXINIT after %d messages", i);
+ started:
+	assert_int_equal(rekeys_started(&c), 1);
+	/* The message that crossed the limit was held back. */
+	assert_int_equal(sent, i);
+	assert_int_equal(client_recv(&c, payload), KB_ERR_INCOMPLETE);
+
+	/* The client's data still passes up before its KEXINIT. */
+	client_send_data(&c, 64);
+	msg[1] = 0xee;
+	assert_int_equal(kb_transport_send(c.t, msg, sizeof(msg)), KB_OK);
+	assert_int_equal(client_recv(&c, payload), KB_ERR_INCOMPLETE);
+
+	client_send_kexinit(&c, false);
+	assert_int_equal(client_flush(&c), KB_OK);
+	/* client_run_kex fails on any second KEXINIT of the server's. */
+	client_run_kex(&c);
+	assert_int_equal(client_expect(&c, payload), MSG_CHANNEL_DATA);
+	assert_int_equal(kb_buf_ptr(payload)[1], (uint8_t)i);
+	assert_int_equal(client_expect(&c, payload), MSG_CHANNEL_DATA);
+	assert_int_equal(kb_buf_ptr(payload)[1], 0xee);
+	assert_int_equal(kb_transport_kex_count(c.t), 2);
+	check_message_round_trip(&c, MSG_CHANNEL_DATA);
+	kb_buf_free(payload);
+	client_free(&c);
+}
+
+static void
+transport_rekey_after_seconds(void **state)
+{
+	struct client c;
+
+	(void)state;
+	fake_now = 1000;
+	client_ready_authenticated(&c, &default_opts, rekey_config(0, 60));
+	fake_now = 1059;
+	client_send_data(&c, 64);
+	assert_false(client_got_kexinit(&c));
+	fake_now = 1060;
+	client_send_data(&c, 64);
+	assert_true(client_got_kexinit(&c));
+	assert_int_equal(rekeys_started(&c), 1);
+
+	client_send_kexinit(&c, false);
+	assert_int_equal(client_flush(&c), KB_OK);
+	client_run_kex(&c);
+	/* The time limit runs again from the new NEWKEYS. */
+	fake_now = 1100;
+	client_send_data(&c, 64);
+	assert_false(client_got_kexinit(&c));
+	check_message_round_trip(&c, MSG_CHANNEL_DATA);
+	client_free(&c);
+}
+
+/* Like sshd, no rekey starts before authentication, whatever the counts. */
+static void
+transport_rekey_waits_for_authentication(void **state)
+{
+	struct client c;
+	int i;
+
+	(void)state;
+	fake_now = 0;
+	client_init(&c, &default_opts, rekey_config(TINY_REKEY_BYTES, 1));
+	client_handshake(&c);
+	client_request_userauth(&c);
+	fake_now = 100;
+	for (i = 0; i < 3 * TINY_PACKETS_UNDER; i++) {
+		client_send_data(&c, TINY_DATA_LEN);
+		assert_false(client_got_kexinit(&c));
+	}
+	kb_transport_set_authenticated(c.t);
+	client_send_data(&c, TINY_DATA_LEN);
+	assert_true(client_got_kexinit(&c));
+	client_free(&c);
+}
+
+/* The default limit is far away: 2^32 blocks for aes128-ctr. */
+static void
+transport_rekey_default_limit(void **state)
+{
+	struct client c;
+	int i;
+
+	(void)state;
+	client_ready_authenticated(&c, &default_opts, rekey_config(0, 0));
+	for (i = 0; i < 50; i++)
+		client_send_data(&c, 1000);
+	assert_false(client_got_kexinit(&c));
+	assert_int_equal(c.t->rekey_count[KB_DIR_IN].max_blocks, (uint64_t)1 << 32);
+	client_free(&c);
+
+	/* chacha20-poly1305 counts 8-byte blocks: 1 GiB. */
+	{
+		struct client_opts opts = default_opts;
+
+		opts.cipher = "chacha20-poly1305@openssh.com";
+		opts.mac = NULL;
+		client_ready_authenticated(&c, &opts, rekey_config(0, 0));
+		assert_int_equal(c.t->rekey_count[KB_DIR_IN].max_blocks, ((uint64_t)1 << 30) / 8);
+		assert_int_equal(c.t->rekey_count[KB_DIR_OUT].max_blocks, ((uint64_t)1 << 30) / 8);
+		client_free(&c);
+
+		/* A configured limit lowers it. */
+		client_ready_authenticated(&c, &opts, rekey_config(1 << 20, 0));
+		assert_int_equal(c.t->rekey_count[KB_DIR_OUT].max_blocks, (1 << 20) / 8);
+		client_free(&c);
+	}
+}
+
+/* A rekey the client starts resets the counts as well. */
+static void
+transport_client_rekey_resets_counts(void **state)
+{
+	struct client c;
+	struct kb_buf *payload = kb_buf_new(KB_BUF_SIZE_MAX);
+	int i;
+
+	(void)state;
+	client_ready_authenticated(&c, &default_opts, rekey_config(TINY_REKEY_BYTES, 0));
+	for (i = 0; i < TINY_PACKETS_UNDER; i++)
+		client_send_data(&c, TINY_DATA_LEN);
+	assert_false(client_got_kexinit(&c));
+
+	client_send_kexinit(&c, false);
+	assert_int_equal(client_flush(&c), KB_OK);
+	assert_int_equal(client_expect(&c, payload), SSH_MSG_KEXINIT);
+	kb_buf_reset(c.server_kexinit);
+	kb_buf_put(c.server_kexinit, kb_buf_ptr(payload), kb_buf_len(payload));
+	client_run_kex(&c);
+	assert_int_equal(rekeys_started(&c), 0);
+
+	for (i = 0; i < TINY_PACKETS_UNDER; i++) {
+		client_send_data(&c, TINY_DATA_LEN);
+		assert_false(client_got_kexinit(&c));
+	}
+	assert_int_equal(rekeys_started(&c), 0);
+	kb_buf_free(payload);
+	client_free(&c);
+}
+
+/*
+ * Strict kex: a rekey the server starts keeps resetting sequence numbers
+ * at NEWKEYS, as OpenSSH does for the whole connection, and sends no second
+ * EXT_INFO.
+ */
+static void
+transport_rekey_strict_no_second_ext_info(void **state)
+{
+	struct client_opts opts = default_opts;
+	struct client c;
+	struct kb_buf *payload = kb_buf_new(KB_BUF_SIZE_MAX);
+	int i;
+
+	(void)state;
+	opts.strict = true;
+	opts.ext_info = true;
+	client_ready_authenticated(&c, &opts, rekey_config(TINY_REKEY_BYTES, 0));
+	for (i = 0; i <= TINY_PACKETS_UNDER; i++)
+		client_send_data(&c, TINY_DATA_LEN);
+	assert_true(client_got_kexinit(&c));
+	client_send_kexinit(&c, false);
+	assert_int_equal(client_flush(&c), KB_OK);
+	client_run_kex(&c);
+	assert_int_equal(kb_packet_codec_seqnr(c.t->codec, KB_DIR_IN), 0);
+	assert_int_equal(kb_packet_codec_seqnr(c.t->codec, KB_DIR_OUT), 0);
+	assert_int_equal(client_recv(&c, payload), KB_ERR_INCOMPLETE);
+	check_message_round_trip(&c, MSG_CHANNEL_DATA);
+	kb_buf_free(payload);
+	client_free(&c);
+}
+
+/* The client's reply to our KEXINIT may guess wrong; that packet is dropped. */
+static void
+transport_rekey_wrong_guess_is_skipped(void **state)
+{
+	struct client c;
+	const uint8_t guess[] = { 30, 0, 0, 0, 3, 'b', 'a', 'd' };
+	int i;
+
+	(void)state;
+	client_ready_authenticated(&c, &default_opts, rekey_config(TINY_REKEY_BYTES, 0));
+	for (i = 0; i <= TINY_PACKETS_UNDER; i++)
+		client_send_data(&c, TINY_DATA_LEN);
+	assert_true(client_got_kexinit(&c));
+
+	/* The server prefers curve25519; the client guesses with nistp256 first. */
+	c.opts.kex = "ecdh-sha2-nistp256";
+	c.opts.guess = true;
+	client_send_kexinit(&c, false);
+	assert_int_equal(client_flush(&c), KB_OK);
+	assert_int_equal(client_send(&c, guess, sizeof(guess)), KB_OK);
+	client_run_kex(&c);
+	assert_string_equal(kb_transport_agreed(c.t, KB_CAT_KEX), "ecdh-sha2-nistp256");
+	check_message_round_trip(&c, MSG_CHANNEL_DATA);
+	client_free(&c);
+}
+
 static void
 transport_table_matches_expected(void **state)
 {
@@ -1160,6 +1623,16 @@ main(void)
 		cmocka_unit_test(transport_garbage_version_closes),
 		cmocka_unit_test(transport_no_common_cipher_fails_kex),
 		cmocka_unit_test(transport_client_disconnect_is_escaped),
+		cmocka_unit_test(transport_next_seqnr_names_moved_message),
+		cmocka_unit_test(transport_connection_replies_unimplemented),
+		cmocka_unit_test(transport_rekey_after_bytes_received),
+		cmocka_unit_test(transport_rekey_after_bytes_sent_queues),
+		cmocka_unit_test(transport_rekey_after_seconds),
+		cmocka_unit_test(transport_rekey_waits_for_authentication),
+		cmocka_unit_test(transport_rekey_default_limit),
+		cmocka_unit_test(transport_client_rekey_resets_counts),
+		cmocka_unit_test(transport_rekey_strict_no_second_ext_info),
+		cmocka_unit_test(transport_rekey_wrong_guess_is_skipped),
 		cmocka_unit_test(transport_table_matches_expected),
 		cmocka_unit_test(transport_walk_every_message_every_phase),
 		cmocka_unit_test(transport_input_is_bounded),
