@@ -67,6 +67,11 @@
  *   sftp = yes                     allow the sftp subsystem
  *   window_size = 2M               channel window towards the client
  *   session_memory_limit = 4M      bytes one session buffers in total
+ *   rekey_limit = default none     SIZE [SECONDS], as sshd's RekeyLimit: we
+ *                                  start a rekey with the client after SIZE
+ *                                  bytes (K, M, G suffixes; default: the
+ *                                  cipher's limit) either way under one key,
+ *                                  or after SECONDS (none: no time limit)
  *   upstream_handshake_timeout = 60, upstream_auth_timeout = 60
  *
  * [global] also takes:
@@ -166,6 +171,8 @@ struct kb_route {
 	bool sftp;
 	uint32_t window_size;		/* bytes */
 	size_t session_memory_limit;	/* bytes */
+	uint64_t rekey_bytes;		/* 0: the cipher's default */
+	uint32_t rekey_seconds;		/* 0: no time limit */
 	unsigned int upstream_handshake_timeout;	/* seconds */
 	unsigned int upstream_auth_timeout;		/* seconds */
 };

@@ -145,6 +145,8 @@ bridge_route_configs(struct kb_bridge_route *br)
 	tc->macs = route->macs;
 	tc->hostkey_algorithms = route->hostkey_algorithms;
 	tc->moduli = br->moduli;
+	tc->rekey_bytes = route->rekey_bytes;
+	tc->rekey_seconds = route->rekey_seconds;
 
 	cc->allow_password = route->auth_password;
 	cc->allow_kbdint = route->auth_kbdint;
@@ -852,6 +854,7 @@ kb_bridge_start(struct kb_route_ctx *ctx, evutil_socket_t fd,
 		return;
 	}
 	kb_session_new_id(s->id);
+	kb_transport_set_log_session(s->transport, s->id);
 	kb_net_format(client, client_len, s->client_str, sizeof(s->client_str));
 	bridge_set_upstream(s, upstream);
 	bridge_begin(s, fd);
@@ -884,6 +887,7 @@ kb_bridge_adopt(struct kb_route_ctx *ctx, evutil_socket_t fd,
 		return;
 	}
 	memcpy(s->id, a->id, sizeof(s->id));
+	kb_transport_set_log_session(s->transport, s->id);
 	memcpy(s->client_str, a->client_str, sizeof(s->client_str));
 	bridge_set_upstream(s, a->upstream);
 	bridge_begin(s, fd);

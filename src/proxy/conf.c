@@ -45,6 +45,8 @@
 #define CONF_MEMORY_MIN		(256 * 1024)
 #define CONF_MEMORY_MAX		(1024 * 1024 * 1024)
 #define CONF_ALLOW_MAX		256
+/* sshd's RekeyLimit, too, rejects fewer bytes than this. */
+#define CONF_REKEY_BYTES_MIN	16
 
 #define ROUTE_KEYS "listen, upstream, mode, connect_timeout, handshake_timeout, " \
 	"idle_timeout, buffer_limit, max_sessions, hostkey, known_hosts, hostkey_policy, " \
@@ -52,7 +54,7 @@
 	"macs, moduli, auth_methods, max_auth_tries, auth_failure_delay, exec_allow, " \
 	"sftp, window_size, session_memory_limit, upstream_handshake_timeout, " \
 	"upstream_auth_timeout, max_per_source, max_startups, hostkey_algorithms, " \
-	"transparent, allow"
+	"transparent, allow, rekey_limit"
 #define GLOBAL_KEYS "log_format, log_target, log_level, state_dir, drain_timeout, user, max_sessions"
 
 struct conf_parser {
@@ -361,6 +363,7 @@ enum conf_route_key {
 	KEY_HOSTKEY_ALGORITHMS,
 	KEY_TRANSPARENT,
 	KEY_ALLOW,
+	KEY_REKEY_LIMIT,
 };
 
 static const char *const route_keys[] = {
@@ -371,7 +374,7 @@ static const char *const route_keys[] = {
 	"max_auth_tries", "auth_failure_delay", "exec_allow", "sftp", "window_size",
 	"session_memory_limit", "upstream_handshake_timeout", "upstream_auth_timeout",
 	"max_per_source", "max_startups", "hostkey_algorithms", "transparent", "allow",
-	NULL,
+	"rekey_limit", NULL,
 };
 
 /* Appends a copy of str to a NULL-terminated list of at most max entries. */
@@ -542,6 +545,59 @@ conf_set_size(struct conf_parser *p, const char *key, const char *value,
 	if (!conf_parse_number(value, size_units, min, max, out))
 		conf_fail(p, _("invalid %s '%s' in [route %s]; expected bytes from %llu to %llu, "
 		    "optionally with a K or M suffix"), key, value, p->route->name, min, max);
+}
+
+static const struct conf_unit rekey_size_units[] = {
+	{ "K", 1024 }, { "KiB", 1024 }, { "M", 1024 * 1024 }, { "MiB", 1024 * 1024 },
+	{ "G", 1024 * 1024 * 1024 }, { "GiB", 1024 * 1024 * 1024 }, { NULL, 0 },
+};
+
+/*
+ * Parses "SIZE [SECONDS]" as sshd parses RekeyLimit: SIZE is "default" or
+ * bytes, where 0 also means the default, and SECONDS is "none" or a
+ * duration, where 0 also means none.
+ */
+static void
+conf_set_rekey_limit(struct conf_parser *p, const char *value)
+{
+	struct kb_route *r = p->route;
+	char copy[128], *size, *seconds, *extra, *save = NULL;
+	unsigned long long val;
+
+	if (snprintf(copy, sizeof(copy), "%s", value) >= (int)sizeof(copy) ||
+	    (size = strtok_r(copy, " \t", &save)) == NULL) {
+		conf_fail(p, _("invalid rekey_limit '%s' in [route %s]; expected SIZE "
+		    "[SECONDS], for example \"1G 3600\""), value, r->name);
+		return;
+	}
+	seconds = strtok_r(NULL, " \t", &save);
+	extra = strtok_r(NULL, " \t", &save);
+	if (extra != NULL) {
+		conf_fail(p, _("invalid rekey_limit '%s' in [route %s]; expected SIZE "
+		    "[SECONDS], for example \"1G 3600\""), value, r->name);
+		return;
+	}
+
+	if (strcmp(size, "default") == 0)
+		val = 0;
+	else if (!conf_parse_number(size, rekey_size_units, 0, UINT64_MAX, &val) ||
+	    (val != 0 && val < CONF_REKEY_BYTES_MIN)) {
+		conf_fail(p, _("invalid rekey_limit size '%s' in [route %s]; expected default "
+		    "or at least %d bytes, optionally with a K, M or G suffix"), size, r->name,
+		    CONF_REKEY_BYTES_MIN);
+		return;
+	}
+	r->rekey_bytes = val;
+
+	if (seconds == NULL || strcmp(seconds, "none") == 0)
+		val = 0;
+	else if (!conf_parse_number(seconds, time_units, 0, CONF_TIMEOUT_MAX, &val)) {
+		conf_fail(p, _("invalid rekey_limit time '%s' in [route %s]; expected none or "
+		    "seconds from 0 to %u, optionally with an s, m or h suffix"), seconds,
+		    r->name, CONF_TIMEOUT_MAX);
+		return;
+	}
+	r->rekey_seconds = (uint32_t)val;
 }
 
 static void
@@ -774,6 +830,9 @@ conf_route_key_bridge(struct conf_parser *p, enum conf_route_key key, const char
 		break;
 	case KEY_UPSTREAM_AUTH_TIMEOUT:
 		conf_set_timeout(p, "upstream_auth_timeout", value, 1, &r->upstream_auth_timeout);
+		break;
+	case KEY_REKEY_LIMIT:
+		conf_set_rekey_limit(p, value);
 		break;
 	default:
 		conf_route_key_common(p, key, value);
@@ -1583,6 +1642,14 @@ conf_print_bridge(FILE *out, const struct kb_route *r)
 	fprintf(out, "session_memory_limit = %zu\n", r->session_memory_limit);
 	fprintf(out, "upstream_handshake_timeout = %u\n", r->upstream_handshake_timeout);
 	fprintf(out, "upstream_auth_timeout = %u\n", r->upstream_auth_timeout);
+	if (r->rekey_bytes == 0)
+		fprintf(out, "rekey_limit = default");
+	else
+		fprintf(out, "rekey_limit = %llu", (unsigned long long)r->rekey_bytes);
+	if (r->rekey_seconds == 0)
+		fprintf(out, " none\n");
+	else
+		fprintf(out, " %u\n", (unsigned int)r->rekey_seconds);
 }
 
 /* Writes "upstream = HOST:PORT", the default port filled in, and the address. */

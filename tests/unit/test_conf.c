@@ -671,6 +671,8 @@ conf_load_applies_bridge_defaults(void **state)
 	assert_true(r->sftp);
 	assert_int_equal(r->window_size, 2 * 1024 * 1024);
 	assert_int_equal(r->session_memory_limit, 4 * 1024 * 1024);
+	assert_int_equal(r->rekey_bytes, 0);
+	assert_int_equal(r->rekey_seconds, 0);
 	/* Every supported upstream method that needs no legacy provider. */
 	assert_non_null(r->upstream_algs.list[KB_UP_ALG_KEX]);
 	assert_non_null(strstr(r->upstream_algs.list[KB_UP_ALG_CIPHER], "aes128-ctr"));
@@ -705,6 +707,16 @@ conf_load_rejects_bad_bridge_values(void **state)
 		{ "window_size = 1K", "invalid window_size '1K' in [route a]; expected bytes" },
 		{ "session_memory_limit = 2G", "invalid session_memory_limit '2G'" },
 		{ "upstream_auth_timeout = 0", "invalid upstream_auth_timeout '0'" },
+		{ "rekey_limit = 15", "invalid rekey_limit size '15' in [route a]; expected "
+		    "default or at least 16 bytes" },
+		{ "rekey_limit = 1T", "invalid rekey_limit size '1T'" },
+		{ "rekey_limit = -1", "invalid rekey_limit size '-1'" },
+		{ "rekey_limit = 1M soon", "invalid rekey_limit time 'soon' in [route a]; "
+		    "expected none or seconds" },
+		{ "rekey_limit = 1M 8d", "invalid rekey_limit time '8d'" },
+		{ "rekey_limit = 1M 1h more", "invalid rekey_limit '1M 1h more' in [route a]; "
+		    "expected SIZE [SECONDS]" },
+		{ "rekey_limit =", "invalid rekey_limit '' in [route a]" },
 	};
 	struct conf_fixture *f = *state;
 	char text[256];
@@ -719,6 +731,63 @@ conf_load_rejects_bad_bridge_values(void **state)
 		assert_int_equal(conf_load_text(f, text), KB_ERR_CONFIG_INVALID);
 		assert_error_at(f, 5, cases[i].expected);
 	}
+}
+
+static void
+conf_load_reads_rekey_limit(void **state)
+{
+	static const struct {
+		const char *value;
+		uint64_t bytes;
+		uint32_t seconds;
+	} cases[] = {
+		{ "default", 0, 0 },
+		{ "default none", 0, 0 },
+		{ "0 0", 0, 0 },
+		{ "16", 16, 0 },
+		{ "1M", 1024 * 1024, 0 },
+		{ "512k none", 512 * 1024, 0 },
+		{ "1G 3600", 1024ull * 1024 * 1024, 3600 },
+		{ "4G\t1h", 4ull * 1024 * 1024 * 1024, 3600 },
+		{ "default 90", 0, 90 },
+	};
+	struct conf_fixture *f = *state;
+	const struct kb_route *r;
+	char text[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		kb_conf_free(&f->conf);
+		kb_conf_init(&f->conf);
+		unlink(f->path);
+		snprintf(text, sizeof(text), "[route a]\nlisten = 127.0.0.1:2222\n"
+		    "upstream = h:22\nmode = bridge\nrekey_limit = %s\n", cases[i].value);
+		if (conf_load_text(f, text) != 0)
+			fail_msg("rekey_limit = %s: %s", cases[i].value, f->err);
+		r = &f->conf.routes[0];
+		assert_int_equal(r->rekey_bytes, cases[i].bytes);
+		assert_int_equal(r->rekey_seconds, cases[i].seconds);
+	}
+}
+
+static void
+conf_print_shows_rekey_limit(void **state)
+{
+	struct conf_fixture *f = *state;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out;
+
+	assert_int_equal(conf_load_text(f, "[route a]\nlisten = 127.0.0.1:2222\n"
+	    "upstream = h:22\nmode = bridge\nrekey_limit = 1M 2m\n"
+	    "[route b]\nlisten = 127.0.0.1:2223\nupstream = h:22\nmode = bridge\n"), 0);
+	out = open_memstream(&text, &len);
+	assert_non_null(out);
+	kb_conf_print(out, &f->conf);
+	fclose(out);
+	assert_non_null(strstr(text, "rekey_limit = 1048576 120\n"));
+	assert_non_null(strstr(text, "rekey_limit = default none\n"));
+	free(text);
 }
 
 static void
@@ -1375,6 +1444,10 @@ main(void)
 		    conf_teardown),
 		cmocka_unit_test_setup_teardown(conf_load_rejects_bad_bridge_values, conf_setup,
 		    conf_teardown),
+		cmocka_unit_test_setup_teardown(conf_load_reads_rekey_limit,
+		    conf_setup, conf_teardown),
+		cmocka_unit_test_setup_teardown(conf_print_shows_rekey_limit,
+		    conf_setup, conf_teardown),
 		cmocka_unit_test_setup_teardown(conf_load_blames_line_of_bad_upstream_list,
 		    conf_setup, conf_teardown),
 		cmocka_unit_test_setup_teardown(conf_load_rejects_window_over_memory_limit,
