@@ -7,6 +7,13 @@
  * route's buffer_limit, reading from the sending side stops until that
  * output has drained to half. A session therefore buffers at most about
  * buffer_limit plus one read per direction.
+ *
+ * Once both KEXINITs are parsed the sniffers need no more bytes. Both
+ * directions then change over to splice(2) through a pipe on the raw
+ * sockets (splice.c), so the bytes no longer pass through user space. The
+ * bufferevents are disabled and what they still contain is written first.
+ * Byte counts, back-pressure, idle_timeout and the way a session ends stay
+ * as they were.
  */
 #include "config.h"
 
@@ -37,6 +44,7 @@
 #include "kexbridge/report.h"
 #include "bridge.h"
 #include "session.h"
+#include "splice.h"
 
 /*
  * How long the last buffered bytes may take to drain after one side closed.
@@ -63,6 +71,13 @@ struct session_side {
 	size_t head_len;
 	/* Auto mode: read after the identification line, not forwarded yet. */
 	struct evbuffer *held;
+	struct kb_session *session;
+	/* After the change-over to splice(2): the direction from this side. */
+	struct kb_splice splice;
+	struct event *splice_read;	/* this side's socket is readable */
+	struct event *splice_write;	/* the peer's socket is writable */
+	bool splice_writing;		/* splice_write is added */
+	bool splice_copy_logged;
 };
 
 struct kb_session {
@@ -90,6 +105,8 @@ struct kb_session {
 	bool closing;
 	const char *closed_by;
 	const char *reason;
+	bool spliced;		/* the bufferevents are disabled; splice.c relays */
+	bool splice_tried;
 };
 
 static double
@@ -186,8 +203,21 @@ session_log_no_version(struct kb_session *s, struct session_side *side)
 }
 
 static void
+session_side_free_splice(struct session_side *side)
+{
+	if (side->splice_read != NULL)
+		event_free(side->splice_read);
+	if (side->splice_write != NULL)
+		event_free(side->splice_write);
+	if (side->splice.pending != NULL)
+		kb_splice_free(&side->splice);
+	side->splice_read = side->splice_write = NULL;
+}
+
+static void
 session_side_free(struct session_side *side)
 {
+	session_side_free_splice(side);
 	if (side->bev != NULL)
 		bufferevent_free(side->bev);
 	kb_sniffer_free(side->sniffer);
@@ -236,11 +266,34 @@ session_finish(struct kb_session *s)
 	kb_session_close(s, s->closed_by, s->reason);
 }
 
+/* Whether bytes wait to be written to side, in its bufferevent or in the peer's pipe. */
 static bool
 session_output_pending(const struct session_side *side)
 {
-	return side->bev != NULL && !side->failed &&
-	    evbuffer_get_length(bufferevent_get_output(side->bev)) > 0;
+	const struct kb_session *s = side->session;
+	const struct session_side *peer = side == &s->client ? &s->server : &s->client;
+
+	if (side->bev == NULL || side->failed)
+		return false;
+	if (evbuffer_get_length(bufferevent_get_output(side->bev)) > 0)
+		return true;
+	return peer->splice.pending != NULL && kb_splice_buffered(&peer->splice) > 0;
+}
+
+/* Marks side as unable to take more bytes and drops what waits for it. */
+static void
+session_side_failed(struct kb_session *s, struct session_side *side)
+{
+	struct session_side *peer = session_peer_of(s, side);
+
+	side->failed = true;
+	evbuffer_drain(bufferevent_get_output(side->bev),
+	    evbuffer_get_length(bufferevent_get_output(side->bev)));
+	if (s->spliced) {
+		kb_splice_discard(&peer->splice);
+		event_del(peer->splice_write);
+		peer->splice_writing = false;
+	}
 }
 
 /*
@@ -259,6 +312,10 @@ session_drain_and_close(struct kb_session *s, const char *closed_by, const char 
 	bufferevent_disable(s->server.bev, EV_READ);
 	bufferevent_setwatermark(s->client.bev, EV_WRITE, 0, 0);
 	bufferevent_setwatermark(s->server.bev, EV_WRITE, 0, 0);
+	if (s->spliced) {
+		event_del(s->client.splice_read);
+		event_del(s->server.splice_read);
+	}
 	if (!session_output_pending(&s->client) && !session_output_pending(&s->server)) {
 		session_finish(s);
 		return;
@@ -618,7 +675,8 @@ session_forward(struct kb_session *s, struct session_side *side)
 	struct evbuffer *src = bufferevent_get_input(side->bev);
 	size_t len = evbuffer_get_length(src);
 
-	if (len == 0)
+	/* The change-over took what the bufferevents held, and they read no more. */
+	if (len == 0 || s->spliced)
 		return 0;
 	if (s->deciding)
 		return session_auto_take(s, side);
@@ -627,12 +685,271 @@ session_forward(struct kb_session *s, struct session_side *side)
 	return session_pass(s, side, src, len);
 }
 
+/* The idle_timeout for the splice events, or NULL when there is none. */
+static const struct timeval *
+session_idle_tv(const struct kb_session *s, struct timeval *tv)
+{
+	if (s->ctx->route->idle_timeout == 0)
+		return NULL;
+	tv->tv_sec = (time_t)s->ctx->route->idle_timeout;
+	tv->tv_usec = 0;
+	return tv;
+}
+
+static void
+session_splice_set_reading(struct kb_session *s, struct session_side *side, bool on)
+{
+	struct timeval tv;
+
+	if (on == !side->paused)
+		return;
+	side->paused = !on;
+	if (on)
+		event_add(side->splice_read, session_idle_tv(s, &tv));
+	else
+		event_del(side->splice_read);
+}
+
+static void
+session_splice_set_writing(struct kb_session *s, struct session_side *side, bool on)
+{
+	struct timeval tv;
+
+	if (on == side->splice_writing)
+		return;
+	side->splice_writing = on;
+	if (on)
+		event_add(side->splice_write, session_idle_tv(s, &tv));
+	else
+		event_del(side->splice_write);
+}
+
+/* A socket error on side after the change-over, as session_event_cb() handles one before it. */
+static void
+session_splice_failed(struct kb_session *s, struct session_side *side, int err)
+{
+	session_side_failed(s, side);
+	if (s->closing) {
+		if (!session_output_pending(&s->client) && !session_output_pending(&s->server))
+			session_finish(s);
+		return;
+	}
+	kb_log(KB_LOG_DEBUG, s->id, "%s connection failed: %s", side->name,
+	    evutil_socket_error_to_string(err));
+	session_drain_and_close(s, side->name, err == ECONNRESET || err == EPIPE ?
+	    "reset" : "error");
+}
+
+/*
+ * Writes what side sent to its peer and adjusts both events to what is left:
+ * reading stops at buffer_limit and resumes once half of it has drained.
+ * Returns -1 when the session is gone or closing.
+ */
+static int
+session_splice_flush(struct kb_session *s, struct session_side *side)
+{
+	struct session_side *peer = session_peer_of(s, side);
+	size_t limit = s->ctx->route->buffer_limit, buffered;
+	ssize_t n = 0;
+	int err;
+
+	if (kb_splice_buffered(&side->splice) > 0 && !peer->failed) {
+		n = kb_splice_flush(&side->splice);
+		err = errno;
+		if (n < 0 && err != EAGAIN && err != EINTR) {
+			session_splice_failed(s, peer, err);
+			return -1;
+		}
+	}
+	buffered = kb_splice_buffered(&side->splice);
+	session_splice_set_writing(s, side, buffered > 0 && !peer->failed);
+	if (s->closing) {
+		if (!session_output_pending(&s->client) && !session_output_pending(&s->server))
+			session_finish(s);
+		return -1;
+	}
+	if (buffered >= limit)
+		session_splice_set_reading(s, side, false);
+	else if (side->paused && n > 0 && buffered <= limit / 2)
+		session_splice_set_reading(s, side, true);
+	return 0;
+}
+
+/* The read timeout counts as idle only when the other direction was quiet too. */
+static void
+session_splice_idle(struct kb_session *s)
+{
+	const struct kb_route *route = s->ctx->route;
+
+	if (session_elapsed(&s->last_activity) < (double)route->idle_timeout)
+		return;
+	kb_session_log_limit(s->id, s->ctx, s->client_str, "idle_timeout", route->idle_timeout);
+	session_drain_and_close(s, "kexbridge", "idle_timeout");
+}
+
+static void
+session_splice_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct session_side *side = arg;
+	struct kb_session *s = side->session;
+	size_t limit = s->ctx->route->buffer_limit;
+	size_t buffered = kb_splice_buffered(&side->splice);
+	ssize_t n;
+	int err;
+
+	if (what & EV_TIMEOUT) {
+		session_splice_idle(s);
+		return;
+	}
+	if (buffered >= limit) {
+		session_splice_set_reading(s, side, false);
+		return;
+	}
+	n = kb_splice_fill(&side->splice, limit - buffered);
+	err = errno;
+	if (side->splice.pipe_errno != 0 && !side->splice_copy_logged) {
+		side->splice_copy_logged = true;
+		kb_log(KB_LOG_DEBUG, s->id, "no pipe for splice(2) from %s: %s; copying instead",
+		    side->name, strerror(side->splice.pipe_errno));
+	}
+	if (n > 0) {
+		side->bytes += (uint64_t)n;
+		clock_gettime(CLOCK_MONOTONIC, &s->last_activity);
+		session_splice_flush(s, side);
+		return;
+	}
+	if (n == 0) {
+		session_drain_and_close(s, side->name, "eof");
+		return;
+	}
+	if (err == EINTR)
+		return;
+	/* With bytes in the pipe, EAGAIN may mean a full pipe: wait for the writer. */
+	if (err == EAGAIN) {
+		if (buffered > 0)
+			session_splice_set_reading(s, side, false);
+		return;
+	}
+	session_splice_failed(s, side, err);
+}
+
+/* Fires when the peer's socket is writable, or as the idle timeout of a blocked write. */
+static void
+session_splice_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct session_side *side = arg;
+	struct kb_session *s = side->session;
+
+	if ((what & EV_TIMEOUT) && s->closing) {
+		kb_session_close(s, s->closed_by, s->reason);
+		return;
+	}
+	if (what & EV_TIMEOUT) {
+		kb_session_log_limit(s->id, s->ctx, s->client_str, "idle_timeout",
+		    s->ctx->route->idle_timeout);
+		session_drain_and_close(s, "kexbridge", "idle_timeout");
+		return;
+	}
+	session_splice_flush(s, side);
+}
+
+/* Whether both sniffers are done, so the bytes need not pass through user space any more. */
+static bool
+session_splice_ready(const struct kb_session *s)
+{
+	return !s->spliced && !s->splice_tried && s->reported && !s->deciding &&
+	    !s->closing && !s->client.failed && !s->server.failed &&
+	    kb_sniffer_state(s->client.sniffer) == KB_SNIFF_DONE &&
+	    kb_sniffer_state(s->server.sniffer) == KB_SNIFF_DONE;
+}
+
+static int
+session_splice_setup(struct kb_session *s, struct session_side *side)
+{
+	struct session_side *peer = session_peer_of(s, side);
+	evutil_socket_t src = bufferevent_getfd(side->bev);
+	evutil_socket_t dst = bufferevent_getfd(peer->bev);
+
+	if (kb_splice_init(&side->splice, src, dst) != 0)
+		return -1;
+	side->splice_read = event_new(s->ctx->base, src, EV_READ | EV_PERSIST,
+	    session_splice_read_cb, side);
+	side->splice_write = event_new(s->ctx->base, dst, EV_WRITE | EV_PERSIST,
+	    session_splice_write_cb, side);
+	if (side->splice_read == NULL || side->splice_write == NULL)
+		return -1;
+	return 0;
+}
+
+/*
+ * Moves what the bufferevents contain for side's direction to its splice
+ * buffer: first the peer's unwritten output, then what side's bufferevent
+ * read and session_forward() has not passed on yet. A bufferevent's output
+ * is frozen at the start while the bufferevent owns it, so it is unfrozen
+ * for the move.
+ */
+static int
+session_splice_adopt(struct kb_session *s, struct session_side *side)
+{
+	struct session_side *peer = session_peer_of(s, side);
+	struct evbuffer *out = bufferevent_get_output(peer->bev);
+	struct evbuffer *in = bufferevent_get_input(side->bev);
+	size_t len = evbuffer_get_length(in);
+	int r;
+
+	evbuffer_unfreeze(out, 1);
+	r = evbuffer_add_buffer(side->splice.pending, out);
+	evbuffer_freeze(out, 1);
+	if (r != 0 || evbuffer_add_buffer(side->splice.pending, in) != 0)
+		return -1;
+	side->bytes += len;
+	return 0;
+}
+
+/* Changes both directions over from the bufferevents to splice(2). */
+static void
+session_splice_start(struct kb_session *s)
+{
+	struct session_side *sides[2] = { &s->client, &s->server };
+	size_t limit = s->ctx->route->buffer_limit, buffered;
+	struct timeval tv;
+	int i;
+
+	s->splice_tried = true;
+	if (session_splice_setup(s, &s->client) != 0 ||
+	    session_splice_setup(s, &s->server) != 0) {
+		kb_log(KB_LOG_DEBUG, s->id, "cannot set up splice(2); relaying through buffers");
+		session_side_free_splice(&s->client);
+		session_side_free_splice(&s->server);
+		return;
+	}
+	bufferevent_disable(s->client.bev, EV_READ | EV_WRITE);
+	bufferevent_disable(s->server.bev, EV_READ | EV_WRITE);
+	if (session_splice_adopt(s, &s->client) != 0 || session_splice_adopt(s, &s->server) != 0) {
+		kb_log(KB_LOG_ERROR, s->id, "cannot move buffered data to the splice relay; closing");
+		kb_session_close(s, "kexbridge", "error");
+		return;
+	}
+	s->spliced = true;
+	for (i = 0; i < 2; i++) {
+		buffered = kb_splice_buffered(&sides[i]->splice);
+		sides[i]->paused = buffered >= limit;
+		if (!sides[i]->paused)
+			event_add(sides[i]->splice_read, session_idle_tv(s, &tv));
+		session_splice_set_writing(s, sides[i], buffered > 0);
+	}
+	kb_log(KB_LOG_DEBUG, s->id, "both KEXINITs seen; relaying with splice(2)");
+}
+
 static void
 session_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct kb_session *s = arg;
 
-	session_forward(s, session_side_of(s, bev));
+	if (session_forward(s, session_side_of(s, bev)) != 0)
+		return;
+	if (session_splice_ready(s))
+		session_splice_start(s);
 }
 
 /* Output drained to the low watermark: resume the paused peer, or finish closing. */
@@ -643,6 +960,8 @@ session_write_cb(struct bufferevent *bev, void *arg)
 	struct session_side *side = session_side_of(s, bev);
 	struct session_side *peer = session_peer_of(s, side);
 
+	if (s->spliced)
+		return;
 	if (s->closing) {
 		if (!session_output_pending(&s->client) && !session_output_pending(&s->server))
 			session_finish(s);
@@ -660,7 +979,14 @@ session_set_nodelay(struct bufferevent *bev)
 {
 	int on = 1;
 
-	/* Relay each chunk at once: the tap must not delay the handshake. */
+	/*
+	 * Relay each chunk at once, for the whole session. OpenSSH 9.2 sets
+	 * TCP_NODELAY on its own socket for every session, scp and plain
+	 * commands included (seen with strace), so Nagle's algorithm on our
+	 * sockets would delay what both ends send at once. Clearing it after
+	 * the key exchange was measured with the splice(2) relay and made
+	 * transfers no faster (doc/benchmarks.md).
+	 */
 	setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 }
 
@@ -743,11 +1069,15 @@ session_event_cb(struct bufferevent *bev, short what, void *arg)
 		kb_session_close(s, s->closed_by, s->reason);
 		return;
 	}
-	if (what & BEV_EVENT_ERROR) {
-		side->failed = true;
-		evbuffer_drain(bufferevent_get_output(bev),
-		    evbuffer_get_length(bufferevent_get_output(bev)));
-	}
+	/*
+	 * After the change-over only a callback deferred from before it can
+	 * arrive here. Its timeout is moot, because the splice events have
+	 * their own.
+	 */
+	if ((what & BEV_EVENT_TIMEOUT) && s->spliced)
+		return;
+	if (what & BEV_EVENT_ERROR)
+		session_side_failed(s, side);
 	if (s->closing) {
 		if (!session_output_pending(&s->client) && !session_output_pending(&s->server))
 			session_finish(s);
@@ -840,8 +1170,10 @@ kb_session_count_close(struct kb_route_ctx *ctx)
 void
 kb_session_release_memory(void)
 {
-	if (session_total == 0)
-		malloc_trim(0);
+	if (session_total != 0)
+		return;
+	kb_splice_trim_cache();
+	malloc_trim(0);
 }
 
 void
@@ -976,6 +1308,8 @@ session_new(struct kb_route_ctx *ctx, evutil_socket_t fd)
 	s->ctx = ctx;
 	s->client.name = "client";
 	s->server.name = "server";
+	s->client.session = s;
+	s->server.session = s;
 	s->client.sniffer = kb_sniffer_new(KB_ROLE_CLIENT);
 	s->server.sniffer = kb_sniffer_new(KB_ROLE_SERVER);
 	s->timer = evtimer_new(ctx->base, session_timer_cb, s);
