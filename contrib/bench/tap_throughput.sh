@@ -15,7 +15,8 @@
 # BENCH_ROUNDS (5), BENCH_CIPHER (default: OpenSSH's choice), BENCH_METHODS
 # (default "scp pipe"). BENCH_KEXBRIDGE_B names a second kexbridge binary,
 # for example a build with a change under test: it gets a tap route of its
-# own, measured as path tap_b in the same interleaved rounds.
+# own, measured as path tap_b in the same interleaved rounds, with its own
+# CPU time.
 # Needs root, like the integration tests (throwaway account, sshd).
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -34,6 +35,7 @@ paths=(direct tap socat)
 if [ -n "${BENCH_KEXBRIDGE_B:-}" ]; then
 	KEXBRIDGE=$BENCH_KEXBRIDGE_B kb_start_tap tap_b "$SSHD_PORT"
 	port[tap_b]=$KB_PORT
+	tap_b_pid=$KB_PID
 	paths+=(tap_b)
 fi
 bench_start_socat "$SSHD_PORT"
@@ -43,6 +45,7 @@ read -r -a methods <<<"${BENCH_METHODS:-scp pipe}"
 bytes=$((size_mib * 1048576))
 
 bench_describe_machine
+[ -n "${port[tap_b]:-}" ] && printf 'kexbridge tap_b: %s\n' "$BENCH_KEXBRIDGE_B"
 printf 'transfer: %d MiB, %d rounds, cipher %s\n\n' "$size_mib" "$rounds" \
     "${BENCH_CIPHER:-default}"
 
@@ -74,8 +77,10 @@ transfer() {
 
 declare -A results=()
 cpu_before=$(bench_cpu_seconds "$tap_pid")
+[ -n "${port[tap_b]:-}" ] && cpu_b_before=$(bench_cpu_seconds "$tap_b_pid")
 socat_before=$(bench_children_cpu_seconds "$SOCAT_PID")
 tap_bytes=0
+tap_b_bytes=0
 socat_bytes=0
 for r in $(seq 1 "$rounds"); do
 	for m in "${methods[@]}"; do
@@ -86,12 +91,14 @@ for r in $(seq 1 "$rounds"); do
 			fi
 			results[$m.$p]+="$mibs "
 			[ "$p" = tap ] && tap_bytes=$((tap_bytes + bytes))
+			[ "$p" = tap_b ] && tap_b_bytes=$((tap_b_bytes + bytes))
 			[ "$p" = socat ] && socat_bytes=$((socat_bytes + bytes))
 			printf 'round %d  %-4s %-6s %8s MiB/s\n' "$r" "$m" "$p" "$mibs"
 		done
 	done
 done
 cpu_after=$(bench_cpu_seconds "$tap_pid")
+[ -n "${port[tap_b]:-}" ] && cpu_b_after=$(bench_cpu_seconds "$tap_b_pid")
 # socat reaps each child when its connection ends, so this is complete.
 sleep 1
 socat_after=$(bench_children_cpu_seconds "$SOCAT_PID")
@@ -122,6 +129,11 @@ cpu_line() {
 echo
 if [ "$tap_bytes" -gt 0 ]; then
 	printf 'CPU time of kexbridge (tap): %s' "$(cpu_line "$cpu_before" "$cpu_after" "$tap_bytes")"
+	echo
+fi
+if [ "$tap_b_bytes" -gt 0 ]; then
+	printf 'CPU time of kexbridge (tap_b): %s' \
+	    "$(cpu_line "$cpu_b_before" "$cpu_b_after" "$tap_b_bytes")"
 	echo
 fi
 if [ "$socat_bytes" -gt 0 ]; then
