@@ -58,6 +58,11 @@
  * the decision: packets before KEXINIT, KEXINIT, and a guessed kex packet.
  */
 #define SESSION_HOLD_MAX	(64 * 1024)
+/*
+ * Milliseconds an auto session waits for the server's KEXINIT after the
+ * client's before it sends the client's bytes upstream.
+ */
+#define SESSION_KEXINIT_WAIT_MS	500
 
 struct session_side {
 	struct bufferevent *bev;
@@ -69,7 +74,10 @@ struct session_side {
 	bool disconnect_logged;
 	char head[SESSION_HEAD_MAX];	/* the first bytes this side sent */
 	size_t head_len;
-	/* Auto mode: read after the identification line, not forwarded yet. */
+	/*
+	 * Auto mode, read after the identification line and not forwarded yet;
+	 * for the client, once released upstream, a copy kept for a bridge.
+	 */
 	struct evbuffer *held;
 	struct kb_session *session;
 	/* After the change-over to splice(2): the direction from this side. */
@@ -102,6 +110,9 @@ struct kb_session {
 	unsigned int neg_failed;	/* categories that failed, as in kb_negotiation */
 	/* Auto mode: the client's bytes up to its identification line, for a bridge. */
 	struct evbuffer *client_lines;
+	/* Auto mode: sends the client's held bytes upstream if the server waits. */
+	struct event *kexinit_timer;
+	bool client_released;		/* the client's bytes go upstream as they come */
 	bool closing;
 	const char *closed_by;
 	const char *reason;
@@ -238,6 +249,8 @@ session_free(struct kb_session *s)
 	session_side_free(&s->server);
 	if (s->client_lines != NULL)
 		evbuffer_free(s->client_lines);
+	if (s->kexinit_timer != NULL)
+		event_free(s->kexinit_timer);
 	if (s->timer != NULL)
 		event_free(s->timer);
 	if (s->handshake_timer != NULL)
@@ -557,18 +570,70 @@ session_auto_sniff_lines(struct kb_session *s, struct session_side *side,
 	return (ssize_t)done;
 }
 
-/* Releases the held bytes both ways: the offers agree, or a side sent DISCONNECT first. */
+/*
+ * Releases the held bytes both ways: the offers agree, or a side sent
+ * DISCONNECT first. Of the client's bytes, only those not yet released
+ * upstream by session_auto_release_client() go now.
+ */
 static int
 session_auto_release(struct kb_session *s)
 {
 	s->deciding = false;
+	event_del(s->kexinit_timer);
 	evbuffer_free(s->client_lines);
 	s->client_lines = NULL;
-	if (session_pass(s, &s->client, s->client.held,
+	if (s->client_released)
+		evbuffer_drain(s->client.held, evbuffer_get_length(s->client.held));
+	else if (session_pass(s, &s->client, s->client.held,
 	    evbuffer_get_length(s->client.held)) != 0)
 		return -1;
 	return session_pass(s, &s->server, s->server.held,
 	    evbuffer_get_length(s->server.held));
+}
+
+/*
+ * Sends the client's held bytes upstream and keeps a copy for a bridge.
+ * From then on the client's bytes go upstream as they come. Returns -1
+ * when the session is gone.
+ */
+static int
+session_auto_release_client(struct kb_session *s)
+{
+	struct evbuffer *copy;
+	size_t len = evbuffer_get_length(s->client.held);
+	int r;
+
+	s->client_released = true;
+	if (len == 0)
+		return 0;
+	if ((copy = evbuffer_new()) == NULL ||
+	    evbuffer_add(copy, evbuffer_pullup(s->client.held, -1), len) != 0) {
+		if (copy != NULL)
+			evbuffer_free(copy);
+		kb_log(KB_LOG_ERROR, s->id, "cannot keep the client's bytes; closing");
+		kb_session_close(s, "kexbridge", "error");
+		return -1;
+	}
+	r = session_pass(s, &s->client, copy, len);
+	evbuffer_free(copy);
+	return r;
+}
+
+/*
+ * Sends the client's bytes upstream when the server's KEXINIT is late. The
+ * server may wait for the client's KEXINIT first, which RFC 4253 section
+ * 7.1 allows. If the offers then disagree, that connection is dropped.
+ */
+static void
+session_kexinit_wait_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct kb_session *s = arg;
+
+	if (!s->deciding || s->closing || s->client_released)
+		return;
+	kb_log(KB_LOG_DEBUG, s->id, "no KEXINIT from the server within %d ms of the "
+	    "client's; sending the client's upstream", SESSION_KEXINIT_WAIT_MS);
+	session_auto_release_client(s);
 }
 
 /*
@@ -623,6 +688,12 @@ session_auto_decide(struct kb_session *s)
 
 	if (c == KB_SNIFF_DISCONNECTED || v == KB_SNIFF_DISCONNECTED)
 		return session_auto_release(s);
+	if (c == KB_SNIFF_DONE && v != KB_SNIFF_DONE && !s->client_released &&
+	    !evtimer_pending(s->kexinit_timer, NULL)) {
+		struct timeval wait = { 0, SESSION_KEXINIT_WAIT_MS * 1000 };
+
+		evtimer_add(s->kexinit_timer, &wait);
+	}
 	if (c != KB_SNIFF_DONE || v != KB_SNIFF_DONE)
 		return 0;
 	if (s->neg_failed == 0)
@@ -632,17 +703,18 @@ session_auto_decide(struct kb_session *s)
 
 /*
  * Auto mode before the decision: the identification lines pass at once, and
- * what follows them is held until both KEXINITs are parsed. Returns -1 when
- * the session is gone.
- * NOTE: RFC 4253 section 7.1 lets both sides send KEXINIT without waiting,
- * but a peer that waits for the other's KEXINIT first stalls here until
- * handshake_timeout.
+ * what follows them is held until both KEXINITs are parsed. A server that
+ * has not sent its KEXINIT SESSION_KEXINIT_WAIT_MS after the client's gets
+ * the client's bytes (session_kexinit_wait_cb). The server's bytes are
+ * always held, because a bridge answers the client with its own KEXINIT.
+ * Returns -1 when the session is gone.
  */
 static int
 session_auto_take(struct kb_session *s, struct session_side *side)
 {
 	struct evbuffer *src = bufferevent_get_input(side->bev);
 	ssize_t lines;
+	size_t len;
 
 	if ((lines = session_auto_sniff_lines(s, side, src)) < 0)
 		return -1;
@@ -655,7 +727,18 @@ session_auto_take(struct kb_session *s, struct session_side *side)
 	if (session_pass(s, side, src, (size_t)lines) != 0 ||
 	    session_sniff(s, side, src) != 0)
 		return -1;
-	evbuffer_add_buffer(side->held, src);
+	if (side == &s->client && s->client_released) {
+		len = evbuffer_get_length(src);
+		if (evbuffer_add(side->held, evbuffer_pullup(src, -1), len) != 0) {
+			kb_log(KB_LOG_ERROR, s->id, "cannot keep the client's bytes; closing");
+			kb_session_close(s, "kexbridge", "error");
+			return -1;
+		}
+		if (session_pass(s, side, src, len) != 0)
+			return -1;
+	} else {
+		evbuffer_add_buffer(side->held, src);
+	}
 	if (evbuffer_get_length(side->held) > SESSION_HOLD_MAX) {
 		kb_log(KB_LOG_INFO, s->id, "%s sent more than %d bytes before its KEXINIT; closing",
 		    side->name, SESSION_HOLD_MAX);
@@ -1323,7 +1406,9 @@ session_new(struct kb_route_ctx *ctx, evutil_socket_t fd)
 		s->client.held = evbuffer_new();
 		s->server.held = evbuffer_new();
 		s->client_lines = evbuffer_new();
-		if (s->client.held == NULL || s->server.held == NULL || s->client_lines == NULL)
+		s->kexinit_timer = evtimer_new(ctx->base, session_kexinit_wait_cb, s);
+		if (s->client.held == NULL || s->server.held == NULL ||
+		    s->client_lines == NULL || s->kexinit_timer == NULL)
 			goto fail;
 	}
 	if ((s->client.bev = bufferevent_socket_new(ctx->base, fd, opts)) == NULL)
@@ -1338,6 +1423,8 @@ session_new(struct kb_route_ctx *ctx, evutil_socket_t fd)
 	session_side_free(&s->server);
 	if (s->client_lines != NULL)
 		evbuffer_free(s->client_lines);
+	if (s->kexinit_timer != NULL)
+		event_free(s->kexinit_timer);
 	if (s->timer != NULL)
 		event_free(s->timer);
 	if (s->handshake_timer != NULL)

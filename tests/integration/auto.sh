@@ -143,5 +143,46 @@ else
 	kb_fail "no 'auto mode: bridge' in the text log"
 fi
 
+# A server that sends its KEXINIT only after the client's. No OpenSSH or
+# Dropbear build waits like that, so faults_peer.py delays the real sshd's
+# packets until the client's KEXINIT has passed, for three connections:
+# the compatible client, the FI client, and the bridge's own. Both kinds
+# of client must get through well before handshake_timeout.
+wait_port=$(kb_free_port)
+"$KB_PY" "$(dirname "$0")/faults_peer.py" waitkex "$wait_port" "$SSHD_PORT" 3 \
+    >"$KB_TMP/waitkex.out" 2>&1 &
+KB_PIDS+=("$!")
+kb_wait_port "$wait_port" 10 || kb_fail "the waiting relay did not start"
+KB_PORT=$(kb_free_port)
+KB_LOG="$KB_TMP/waitkex.log"
+mkdir -p "$KB_TMP/waitkex-state"
+chmod 700 "$KB_TMP/waitkex-state"
+kb_start_kexbridge waitkex "$KB_PORT" --mode auto \
+    --listen "127.0.0.1:$KB_PORT" --upstream "127.0.0.1:$wait_port" \
+    --state-dir "$KB_TMP/waitkex-state" --log-format json
+for who in relay bridge; do
+	if [ "$who" = relay ]; then
+		opts=("${COMPAT_OPTS[@]}")
+	else
+		opts=("${KB_FI_OPTS[@]}")
+	fi
+	started=$SECONDS
+	if kb_openssh_within 20 scp "${opts[@]}" -P "$KB_PORT" "$KB_TMP/$who" \
+	    "$dest:up-wait-$who" 2>"$KB_TMP/wait-$who.err"; then
+		kb_assert_same_file "$KB_TMP/$who" "$KB_HOME/up-wait-$who" \
+		    "server waiting for the client's KEXINIT ($who, $((SECONDS - started)) s)"
+	else
+		kb_fail "server waiting for the client's KEXINIT ($who): scp failed: $(head -c 300 "$KB_TMP/wait-$who.err")"
+	fi
+done
+kb_assert_match "$(cat "$KB_TMP/waitkex.out")" "holding the server's packets" \
+    "the waiting relay held the server's packets"
+kb_wait_events "$KB_LOG" 2 10 negotiation ||
+    kb_fail "fewer than 2 negotiation events from the waiting server within 10 s"
+kb_assert_eq "$(kb_json count "$KB_LOG" negotiation decision=relay)" 1 \
+    "waiting server: the compatible client was relayed"
+kb_assert_eq "$(kb_json count "$KB_LOG" negotiation decision=bridge)" 1 \
+    "waiting server: the FI client was bridged"
+
 kb_assert_alive "$auto_pid" "kexbridge (JSON route) still runs"
 kb_finish

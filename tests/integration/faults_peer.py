@@ -15,6 +15,13 @@ test drives them from here.
   faults_peer.py flip LPORT TPORT AFTER MACLEN    relay that flips one byte of
                                        the first client packet sent after
                                        AFTER encrypted bytes (ETM: clear length)
+  faults_peer.py waitkex LPORT TPORT N  relay in front of a real sshd for N
+                                       connections: passes the server's
+                                       identification line, then holds what
+                                       the server sends until the client's
+                                       first binary packet (its KEXINIT) has
+                                       passed, as a server that waits for the
+                                       client's KEXINIT would
 """
 import os
 import select
@@ -284,6 +291,71 @@ def cmd_flip(lport, tport, after, maclen):
     print("flipped=%s encrypted_bytes=%d" % (flipper.flipped, flipper.enc_bytes), flush=True)
 
 
+def waitkex_conn(conn, tport):
+    """Relays one connection; the server's packets wait for the client's first."""
+    up = socket.create_connection(("127.0.0.1", tport), timeout=10)
+    up.settimeout(None)
+    conn.settimeout(None)
+
+    client_seen = b""
+    server_held = b""
+    line_sent = False
+    released = False
+    while not released:
+        ready, _, _ = select.select([conn, up], [], [], 30)
+        if not ready:
+            print("waitkex: nothing for 30 s", flush=True)
+            break
+        if conn in ready:
+            data = conn.recv(65536)
+            if not data:
+                break
+            up.sendall(data)
+            client_seen += data
+            nl = client_seen.find(b"\n")
+            if nl >= 0 and len(client_seen) >= nl + 5:
+                plen = struct.unpack(">I", client_seen[nl + 1:nl + 5])[0]
+                if len(client_seen) >= nl + 5 + plen:
+                    released = True
+        if up in ready:
+            data = up.recv(65536)
+            if not data:
+                break
+            server_held += data
+            nl = server_held.find(b"\n")
+            if not line_sent and nl >= 0:
+                # The identification line goes out at once, packets wait.
+                conn.sendall(server_held[:nl + 1])
+                server_held = server_held[nl + 1:]
+                line_sent = True
+            if server_held and not released:
+                print("waitkex: holding the server's packets", flush=True)
+
+    conn.sendall(server_held)
+    print("waitkex: the client's KEXINIT passed; relaying", flush=True)
+    a = threading.Thread(target=pump, args=(conn, up))
+    b = threading.Thread(target=pump, args=(up, conn))
+    a.start()
+    b.start()
+    a.join()
+    b.join()
+
+
+def cmd_waitkex(lport, tport, count):
+    srv = socket.socket()
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("127.0.0.1", lport))
+    srv.listen(8)
+    threads = []
+    for _ in range(count):
+        conn, _ = srv.accept()
+        th = threading.Thread(target=waitkex_conn, args=(conn, tport))
+        th.start()
+        threads.append(th)
+    for th in threads:
+        th.join(120)
+
+
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "stall":
@@ -298,6 +370,8 @@ def main():
         cmd_garbage(int(args[0]))
     elif cmd == "midreset":
         cmd_midreset(int(args[0]), args[1], args[2], args[3])
+    elif cmd == "waitkex":
+        cmd_waitkex(int(args[0]), int(args[1]), int(args[2]))
     elif cmd == "flip":
         cmd_flip(int(args[0]), int(args[1]), int(args[2]), int(args[3]))
     else:
