@@ -105,4 +105,21 @@ max_c2s=$(kb_json select "$sshd_tap_log" session_end | while IFS= read -r l; do
 	kb_json get "$l" bytes_c2s; done | sort -n | tail -n 1)
 kb_assert_match "$max_c2s" '^[0-9]{7,}$' "an upload session carried >= 1 MiB c2s ($max_c2s bytes)"
 
+# After both KEXINITs a session relays with splice(2); the debug log says
+# so, and the copy and the byte counts must be as complete as before.
+KB_PORT=$(kb_free_port)
+kb_start_kexbridge tap-splice "$KB_PORT" --mode tap --log-level debug \
+    --log-format json --listen "127.0.0.1:$KB_PORT" --upstream "127.0.0.1:$SSHD_PORT"
+splice_log="$KB_TMP/tap-splice.log"
+kb_openssh scp -P "$KB_PORT" "$KB_TMP/big" "$KB_USER@127.0.0.1:up-splice" ||
+    kb_fail "scp upload through the splice tap exited $?"
+kb_assert_same_file "$KB_TMP/big" "$KB_HOME/up-splice" "scp upload through the splice tap"
+kb_wait_events "$splice_log" 1 10 session_end ||
+    kb_fail "splice tap: no session_end after 10 s"
+kb_assert_match "$(cat "$splice_log")" 'relaying with splice' \
+    "splice tap: the session changed over to splice(2)"
+end=$(kb_json select "$splice_log" session_end | head -n 1)
+kb_assert_match "$(kb_json get "$end" bytes_c2s)" '^[0-9]{7,}$' \
+    "splice tap: bytes_c2s counts the 1 MiB upload ($(kb_json get "$end" bytes_c2s))"
+
 kb_finish
