@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -613,6 +614,46 @@ run_daemon_free(struct run_daemon *d)
  * Runs the relay for conf until SIGTERM or SIGINT and the drain that follows,
  * and returns the exit status. It takes over conf and leaves it empty.
  */
+/*
+ * Descriptors one session may use at most: two sockets, and in tap mode
+ * two pipes of two descriptors each while splice(2) moves data.
+ */
+#define RUN_FDS_PER_SESSION	6
+/* Listeners, the pipe cache, the log and libevent's own descriptors. */
+#define RUN_FDS_RESERVED	64
+
+/*
+ * Raises the soft limit on open descriptors to the hard limit, as the
+ * sessions of max_sessions may need several thousand and the soft limit
+ * is often 1024. libevent uses epoll, so descriptors above FD_SETSIZE are
+ * fine. Logs a warning when even the hard limit is too low.
+ */
+static void
+run_raise_nofile(const struct kb_conf *conf)
+{
+	struct rlimit rl;
+	unsigned long long need, before;
+
+	need = (unsigned long long)conf->max_sessions * RUN_FDS_PER_SESSION +
+	    RUN_FDS_RESERVED;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	before = (unsigned long long)rl.rlim_cur;
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need &&
+	    rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+			kb_log(KB_LOG_DEBUG, NULL, "raised the open file limit from %llu to %llu",
+			    before, (unsigned long long)rl.rlim_cur);
+		else if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+			return;
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
+		kb_log(KB_LOG_WARN, NULL, "the open file limit is %llu, but max_sessions = %u "
+		    "may need %llu descriptors; raise LimitNOFILE in the systemd unit "
+		    "or ulimit -n", (unsigned long long)rl.rlim_cur, conf->max_sessions, need);
+}
+
 static int
 run_loop(const struct run_options *opt, struct kb_conf *conf)
 {
@@ -628,6 +669,7 @@ run_loop(const struct run_options *opt, struct kb_conf *conf)
 	}
 	d.current->conf = *conf;
 	kb_conf_init(conf);
+	run_raise_nofile(&d.current->conf);
 	if (run_daemon_init(&d) != 0)
 		goto out;
 	if ((d.current->relay = kb_relay_new(d.base, &d.current->conf, err,

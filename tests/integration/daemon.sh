@@ -250,4 +250,37 @@ kb_wait_exit "$pid" 10 || kb_fail "kexbridge as nobody did not exit on SIGTERM"
 wait "$pid" || status=$?
 kb_assert_eq "$status" 0 "kexbridge as nobody exits 0"
 
+# --- Open file limit -------------------------------------------------------
+# A soft limit of 256 is raised to the hard limit at start. With a hard
+# limit of 2000, below what max_sessions = 1024 may need, a warning says so.
+port_n=$(kb_free_port)
+(
+	ulimit -Sn 256
+	exec "$KEXBRIDGE" run --listen "127.0.0.1:$port_n" --upstream "127.0.0.1:$SSHD_PORT" \
+	    --mode tap 2>"$KB_TMP/nofile.log"
+) &
+pid=$!
+KB_PIDS+=("$pid")
+kb_wait_port "$port_n" 10 || kb_fail "kexbridge with a soft limit of 256 is not listening"
+soft=$(awk '/^Max open files/ { print $4 }' "/proc/$pid/limits")
+hard=$(awk '/^Max open files/ { print $5 }' "/proc/$pid/limits")
+kb_assert_eq "$soft" "$hard" "the soft open file limit of 256 was raised to the hard limit"
+kill -TERM "$pid"
+kb_wait_exit "$pid" 10 || kb_fail "kexbridge (soft limit 256) did not exit on SIGTERM"
+port_n=$(kb_free_port)
+(
+	ulimit -Sn 256
+	ulimit -Hn 2000
+	exec "$KEXBRIDGE" run --listen "127.0.0.1:$port_n" --upstream "127.0.0.1:$SSHD_PORT" \
+	    --mode tap 2>"$KB_TMP/nofile-low.log"
+) &
+pid=$!
+KB_PIDS+=("$pid")
+kb_wait_port "$port_n" 10 || kb_fail "kexbridge with a hard limit of 2000 is not listening"
+kb_assert_match "$(cat "$KB_TMP/nofile-low.log")" \
+    'WARN.*open file limit is 2000.*max_sessions = 1024.*6208' \
+    "a hard limit of 2000 is reported against max_sessions"
+kill -TERM "$pid"
+kb_wait_exit "$pid" 10 || kb_fail "kexbridge (hard limit 2000) did not exit on SIGTERM"
+
 kb_finish
