@@ -16,6 +16,7 @@
  */
 #include "config.h"
 
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <netdb.h>
@@ -47,6 +48,9 @@
 #define BRIDGE_DRAIN_TIMEOUT	10
 /* How long the client may take to close after our side has shut down. */
 #define BRIDGE_LINGER_TIMEOUT	2
+/* Bytes read from the client per recv(), and at most per readiness event. */
+#define BRIDGE_READ_CHUNK	(128 * 1024)
+#define BRIDGE_READ_MAX		(1024 * 1024)
 
 /* SSH_DISCONNECT_BY_APPLICATION and friends are in packet.h. */
 #define BRIDGE_DISCONNECT_CONNECTION_LOST	10
@@ -580,6 +584,9 @@ bridge_process(struct kb_bridge *s)
 			    "kexbridge: internal error", "error");
 		}
 	}
+	/* Client data shorter than a whole upstream packet waits for this. */
+	if (!s->closing && evbuffer_get_length(s->to_upstream) > 0)
+		bridge_pump(s);
 	if (s->closing)
 		return;
 	bridge_flush(s);
@@ -606,32 +613,94 @@ bridge_log_feed_error(struct kb_bridge *s, int err)
 	    text != NULL ? ": " : "", text != NULL ? text : "");
 }
 
-/* Feeds up to four chunks of input to the transport; returns 0 or its error. */
+/*
+ * Feeds up to four chunks of input to the transport, no more than it has
+ * room for, and returns 0 or its error. The rest waits until
+ * bridge_process() has taken whole packets out. With no room at all the
+ * chunk is fed anyway, so that the transport reports the oversized packet.
+ */
 static int
 bridge_feed_input(struct kb_bridge *s, struct evbuffer *in)
 {
 	struct evbuffer_iovec vec[4];
-	size_t used = 0;
+	size_t used = 0, len, space;
 	int i, n, r = 0;
 
 	n = evbuffer_peek(in, -1, NULL, vec, 4);
 	for (i = 0; i < n && i < 4 && r == 0; i++) {
-		r = kb_transport_feed(s->transport, vec[i].iov_base, vec[i].iov_len);
-		used += vec[i].iov_len;
+		len = vec[i].iov_len;
+		space = kb_transport_input_space(s->transport);
+		if (len > space && space > 0)
+			len = space;
+		r = kb_transport_feed(s->transport, vec[i].iov_base, len);
+		used += len;
+		if (len < vec[i].iov_len)
+			break;
 	}
 	evbuffer_drain(in, used);
 	return r;
 }
 
-/* Feeds what in holds to the transport and acts on what it yields. */
+/*
+ * Reads the bytes waiting on the client socket, up to BRIDGE_READ_CHUNK and
+ * no more than the transport has room for, and feeds them to the transport.
+ * Returns the bytes read and sets *err to the transport's error or 0.
+ *
+ * libevent 2.1 reads at most 4 KiB per readiness event (EVBUFFER_MAX_READ
+ * in its buffer.c, adjustable only from 2.2 on), so without this an upload
+ * costs an epoll_wait, an ioctl, a readv and a pass through the transport
+ * per 4 KiB. The bufferevent's input buffer accepts no data from outside
+ * libevent, so the bytes go through a buffer of our own, which only ever
+ * contains what crossed the network: ciphertext after the key exchange. Only
+ * bytes that FIONREAD reports are read, so EOF and socket errors stay for
+ * libevent's own next read, which reports them to bridge_event_cb().
+ */
+static size_t
+bridge_read_more(struct kb_bridge *s, int *err)
+{
+	static uint8_t chunk[BRIDGE_READ_CHUNK];
+	evutil_socket_t fd = bufferevent_getfd(s->bev);
+	size_t want;
+	ssize_t n;
+	int avail = 0;
+
+	*err = 0;
+	if (fd < 0 || ioctl(fd, FIONREAD, &avail) != 0 || avail <= 0)
+		return 0;
+	want = kb_transport_input_space(s->transport);
+	if (want > (size_t)avail)
+		want = (size_t)avail;
+	if (want > sizeof(chunk))
+		want = sizeof(chunk);
+	if (want == 0 || (n = recv(fd, chunk, want, 0)) <= 0)
+		return 0;
+	*err = kb_transport_feed(s->transport, chunk, (size_t)n);
+	return (size_t)n;
+}
+
+/*
+ * Feeds the contents of in to the transport and acts on what it yields.
+ * When in is the socket's input, more is read from the socket directly once
+ * in is empty, up to BRIDGE_READ_MAX per call, so that one busy session
+ * does not delay the others on the loop.
+ */
 static void
 bridge_consume(struct kb_bridge *s, struct evbuffer *in)
 {
+	bool from_socket = in == bufferevent_get_input(s->bev);
+	size_t read_more = 0, n;
 	int r;
 
 	bridge_touch(s);
-	while (!s->closing && evbuffer_get_length(in) > 0) {
-		if ((r = bridge_feed_input(s, in)) != 0) {
+	while (!s->closing) {
+		if (evbuffer_get_length(in) > 0)
+			r = bridge_feed_input(s, in);
+		else if (from_socket && read_more < BRIDGE_READ_MAX &&
+		    (n = bridge_read_more(s, &r)) > 0)
+			read_more += n;
+		else
+			break;
+		if (r != 0) {
 			bridge_log_feed_error(s, r);
 			bridge_close(s, r == KB_ERR_PEER_DISCONNECTED ? "client" : "kexbridge",
 			    0, NULL, r == KB_ERR_PEER_DISCONNECTED ? "disconnect" :

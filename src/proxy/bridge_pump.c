@@ -2,8 +2,11 @@
  * The pump: channel data between the client's channel (kb_conn) and the
  * upstream channel (kb_upstream), with back-pressure both ways.
  *
- * Client to upstream: what libssh2 does not take at once waits in
- * to_upstream, and the client's window is reopened only for bytes libssh2
+ * Client to upstream: client data collects in to_upstream and goes to
+ * libssh2 in packets of PUMP_UPSTREAM_CHUNK bytes. A shorter tail waits until
+ * the batch of client packets read from the socket has been handled, when
+ * bridge_process() calls bridge_pump(), so that small packets share one
+ * upstream packet. The client's window is reopened only for bytes libssh2
  * took (kb_conn_channel_consumed), so to_upstream never contains more than
  * window_size bytes. Upstream to client: kb_up_read() is called only for
  * as much as the client's window and the output limit allow; what libssh2
@@ -31,6 +34,12 @@
 
 /* Exit status sent when the transfer cannot be vouched for (as scp's own errors). */
 #define PUMP_EXIT_FAILURE	1
+/*
+ * Bytes per libssh2_channel_write_ex() call. libssh2 1.10 sends at most
+ * 32,700 bytes per call (_libssh2_channel_write() in its channel.c), so a
+ * 32 KiB write would leave a 68-byte packet behind it.
+ */
+#define PUMP_UPSTREAM_CHUNK	32700
 
 void
 bridge_pump_free(struct kb_bridge *s)
@@ -84,16 +93,19 @@ pump_write_upstream(struct kb_bridge *s, const uint8_t *data, size_t len, size_t
 	return kb_conn_channel_consumed(s->conn, s->chan, (size_t)n);
 }
 
+/* Writes to_upstream to libssh2; with full_only, whole chunks only. */
 static int
-pump_to_upstream(struct kb_bridge *s)
+pump_to_upstream(struct kb_bridge *s, bool full_only)
 {
 	size_t len, taken;
 	uint8_t *p;
 	int r;
 
 	while ((len = evbuffer_get_length(s->to_upstream)) > 0) {
-		if (len > KB_BRIDGE_CHUNK)
-			len = KB_BRIDGE_CHUNK;
+		if (full_only && len < PUMP_UPSTREAM_CHUNK)
+			return 0;
+		if (len > PUMP_UPSTREAM_CHUNK)
+			len = PUMP_UPSTREAM_CHUNK;
 		if ((p = evbuffer_pullup(s->to_upstream, (ev_ssize_t)len)) == NULL)
 			return KB_ERR_ALLOC_FAIL;
 		if ((r = pump_write_upstream(s, p, len, &taken)) != 0)
@@ -111,29 +123,23 @@ pump_to_upstream(struct kb_bridge *s)
 	return 0;
 }
 
+/*
+ * Client packets carry up to 32 KiB and libssh2 sends up to 32,700 bytes
+ * per packet. Passed on one by one, every client packet would become a
+ * full upstream packet and a tiny one, each with its own MAC, padding and
+ * send(), so the data is collected and cut into full packets here.
+ */
 static int
 pump_recv_data(struct kb_bridge *s, const struct kb_conn_event *ev)
 {
-	size_t taken = 0;
-	int r;
-
 	/* Extended data from a client has no meaning for scp or SFTP; drop it. */
 	if (ev->ext != 0)
 		return kb_conn_channel_consumed(s->conn, ev->channel, ev->len);
 	s->bytes_c2s += ev->len;
 	pump_watch(s, true, ev->data, ev->len);
-	if (evbuffer_get_length(s->to_upstream) == 0 &&
-	    (r = pump_write_upstream(s, ev->data, ev->len, &taken)) != 0)
-		return r;
-	if (taken == ev->len)
-		return 0;
-	if (evbuffer_add(s->to_upstream, ev->data + taken, ev->len - taken) != 0)
+	if (evbuffer_add(s->to_upstream, ev->data, ev->len) != 0)
 		return KB_ERR_ALLOC_FAIL;
-	/*
-	 * A partial write is no promise of KB_UP_EV_WRITABLE: write again until
-	 * libssh2 takes nothing, which arms that event.
-	 */
-	return taken > 0 ? pump_to_upstream(s) : 0;
+	return pump_to_upstream(s, true);
 }
 
 /* ------------------------------------------------------------------ */
@@ -319,7 +325,11 @@ bridge_pump(struct kb_bridge *s)
 
 	if (s->closing || !s->chan_open)
 		return;
-	if ((r = pump_to_upstream(s)) == 0) {
+	/*
+	 * A partial write is no promise of KB_UP_EV_WRITABLE, so this writes
+	 * until libssh2 takes nothing, which arms that event.
+	 */
+	if ((r = pump_to_upstream(s, false)) == 0) {
 		drained = pump_from_upstream(s);
 		r = pump_finish(s, drained);
 	}
