@@ -17,8 +17,12 @@
 # Prints the median CPU seconds per GiB of each and the ratio
 # kexbridge / (sshd-FI + ssh-legacy) (aim: 1.2). Nothing is asserted.
 #
-# Environment: KEXBRIDGE (default build/kexbridge), BENCH_SIZE_MIB (512),
-# BENCH_ROUNDS (5).
+# BENCH_KEXBRIDGE_B names a second kexbridge binary. It gets a bridge route
+# of its own and is measured as kexbridge_b in the same rounds, right after
+# kexbridge, with its own ratio and kexbridge_b / kexbridge.
+#
+# Environment: KEXBRIDGE (default build/kexbridge), BENCH_KEXBRIDGE_B
+# (unset), BENCH_SIZE_MIB (512), BENCH_ROUNDS (5).
 # Needs root, like the integration tests (throwaway account, sshd).
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -41,7 +45,10 @@ bridge_read_upstream_algorithms
 bench_describe_machine
 printf 'transfer: %d MiB, %d rounds\n' "$size_mib" "$rounds"
 printf 'bridge client side: %s\n' "$BRIDGE_CLIENT_ALGORITHMS"
-printf 'bridge upstream side (and ssh-legacy): %s\n\n' "$BRIDGE_UPSTREAM_ALGORITHMS"
+printf 'bridge upstream side (and ssh-legacy): %s\n' "$BRIDGE_UPSTREAM_ALGORITHMS"
+[ -n "$BRIDGE_B_PORT" ] && printf 'kexbridge: %s\nkexbridge_b: %s\n' \
+    "$KEXBRIDGE" "$BENCH_KEXBRIDGE_B"
+echo
 
 head -c "$bytes" /dev/urandom >"$KB_TMP/data"
 cat "$KB_TMP/data" >/dev/null
@@ -60,13 +67,14 @@ ticks() { awk -v f="$1" '{ print $f + $(f + 1) }' "/proc/$2/stat"; }
 time_report() { awk 'NF == 2 { print $1 + $2 }' "$1"; }
 
 
+# Uploads through the bridge process $1 listening on port $2.
 run_bridge() {
 	local before after
 
-	before=$(ticks 14 "$BRIDGE_PID")
-	bench_openssh scp -O -q "${KB_FI_OPTS[@]}" -P "$BRIDGE_PORT" \
+	before=$(ticks 14 "$1")
+	bench_openssh scp -O -q "${KB_FI_OPTS[@]}" -P "$2" \
 	    "$KB_TMP/data" "$KB_USER@127.0.0.1:/dev/null" </dev/null || return 1
-	after=$(ticks 14 "$BRIDGE_PID")
+	after=$(ticks 14 "$1")
 	per_gib "$bytes" $((after - before))
 }
 
@@ -114,13 +122,15 @@ run_ssh_legacy() {
 # Runs the transfer for measurement $1 and prints CPU seconds per GiB.
 run_kind() {
 	case $1 in
-	kexbridge) run_bridge ;;
+	kexbridge) run_bridge "$BRIDGE_PID" "$BRIDGE_PORT" ;;
+	kexbridge_b) run_bridge "$BRIDGE_B_PID" "$BRIDGE_B_PORT" ;;
 	sshd-FI) run_sshd_fi ;;
 	ssh-legacy) run_ssh_legacy ;;
 	esac
 }
 
 kinds=(kexbridge sshd-FI ssh-legacy)
+[ -n "$BRIDGE_B_PORT" ] && kinds=(kexbridge kexbridge_b sshd-FI ssh-legacy)
 declare -A results=()
 for r in $(seq 1 "$rounds"); do
 	for k in "${kinds[@]}"; do
@@ -143,5 +153,12 @@ printf '%-26s %8s\n' kexbridge "${med[kexbridge]}" sshd-FI "${med[sshd-FI]}" \
     ssh-legacy "${med[ssh-legacy]}" 'sshd-FI + ssh-legacy' "$ends"
 printf 'kexbridge / (sshd-FI + ssh-legacy): %s\n' \
     "$(bench_ratio "${med[kexbridge]}" "$ends")"
+if [ -n "$BRIDGE_B_PORT" ]; then
+	printf '%-26s %8s\n' kexbridge_b "${med[kexbridge_b]}"
+	printf 'kexbridge_b / (sshd-FI + ssh-legacy): %s\n' \
+	    "$(bench_ratio "${med[kexbridge_b]}" "$ends")"
+	printf 'kexbridge_b / kexbridge: %s\n' \
+	    "$(bench_ratio "${med[kexbridge_b]}" "${med[kexbridge]}")"
+fi
 printf 'load average at end: %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
 kb_finish

@@ -26,6 +26,22 @@ bridge_start_all() {
 	BRIDGE_PORT=$KB_PORT
 	BRIDGE_PID=$KB_PID
 	BRIDGE_LOG=$KB_LOG
+	bridge_start_b
+}
+
+# Starts a second bridge route to the legacy sshd with the binary
+# BENCH_KEXBRIDGE_B, when that is set, so that a change can be compared
+# with the binary KEXBRIDGE in the same interleaved rounds. Sets
+# BRIDGE_B_PORT and BRIDGE_B_PID, or leaves them empty.
+bridge_start_b() {
+	BRIDGE_B_PORT=
+	BRIDGE_B_PID=
+	[ -n "${BENCH_KEXBRIDGE_B:-}" ] || return 0
+	[ -x "$BENCH_KEXBRIDGE_B" ] ||
+	    { kb_fail "BENCH_KEXBRIDGE_B: $BENCH_KEXBRIDGE_B is not an executable"; return 1; }
+	KEXBRIDGE=$BENCH_KEXBRIDGE_B kb_start_bridge bridge_b "$LEGACY_PORT" || return 1
+	BRIDGE_B_PORT=$KB_PORT
+	BRIDGE_B_PID=$KB_PID
 }
 
 # Copies a 0-byte file through the bridge and sets BRIDGE_LEGACY_OPTS to
@@ -56,11 +72,13 @@ bridge_read_upstream_algorithms() {
 }
 
 # Prints the options for a client on path $1: bridge (FI client through
-# kexbridge), legacy (direct, upstream algorithms) or modern (direct, FI
-# algorithms), one per line, ending with the port option $2 (-p or -P).
+# kexbridge), bridge_b (the same through BENCH_KEXBRIDGE_B), legacy
+# (direct, upstream algorithms) or modern (direct, FI algorithms), one per
+# line, ending with the port option $2 (-p or -P).
 bridge_path_args() {
 	case $1 in
 	bridge) printf '%s\n' "${KB_FI_OPTS[@]}" "$2" "$BRIDGE_PORT" ;;
+	bridge_b) printf '%s\n' "${KB_FI_OPTS[@]}" "$2" "$BRIDGE_B_PORT" ;;
 	legacy) printf '%s\n' "${BRIDGE_LEGACY_OPTS[@]}" "$2" "$LEGACY_PORT" ;;
 	modern) printf '%s\n' "${BRIDGE_FI_OPTS[@]}" "$2" "$MODERN_PORT" ;;
 	esac

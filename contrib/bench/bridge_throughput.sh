@@ -18,8 +18,15 @@
 # bridge / slower of legacy and modern (aim: 0.9). Nothing is asserted:
 # the script exits 0 when every transfer worked.
 #
-# Environment: KEXBRIDGE (default build/kexbridge), BENCH_SIZE_MIB (512),
-# BENCH_ROUNDS (5), BENCH_METHODS (default "null scp").
+# BENCH_KEXBRIDGE_B names a second kexbridge binary. It gets a bridge route
+# of its own to the same legacy sshd and is measured as path bridge_b in
+# the same rounds, right after bridge. A change is thus compared with the
+# build before it under the same load. The script then also prints
+# bridge_b / bridge per method and the CPU time of each binary.
+#
+# Environment: KEXBRIDGE (default build/kexbridge), BENCH_KEXBRIDGE_B
+# (unset), BENCH_SIZE_MIB (512), BENCH_ROUNDS (5), BENCH_METHODS (default
+# "null scp").
 # Needs root, like the integration tests (throwaway account, sshd).
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -39,12 +46,18 @@ bridge_start_all
 [ "$KB_FAILED" -eq 0 ] || kb_finish
 bridge_read_upstream_algorithms
 [ "$KB_FAILED" -eq 0 ] || kb_finish
+if [ -n "$BRIDGE_B_PORT" ]; then
+	paths=(bridge bridge_b legacy modern)
+fi
 
 bench_describe_machine
 printf 'transfer: %d MiB, %d rounds\n' "$size_mib" "$rounds"
 printf 'bridge client side: %s\n' "$BRIDGE_CLIENT_ALGORITHMS"
 printf 'bridge upstream side (and the legacy path): %s\n' "$BRIDGE_UPSTREAM_ALGORITHMS"
-printf 'modern path: %s\n\n' "${BRIDGE_FI_OPTS[*]}"
+printf 'modern path: %s\n' "${BRIDGE_FI_OPTS[*]}"
+[ -n "$BRIDGE_B_PORT" ] && printf 'kexbridge bridge: %s\nkexbridge bridge_b: %s\n' \
+    "$KEXBRIDGE" "$BENCH_KEXBRIDGE_B"
+echo
 
 # Random data, so nothing on the way can compress it, read once so every
 # run finds it in the page cache.
@@ -66,9 +79,9 @@ transfer() {
 	bridge_mibs "$bytes" $((t1 - t0))
 }
 
-declare -A results=()
-cpu_before=$(bench_cpu_seconds "$BRIDGE_PID")
-bridged_bytes=0
+declare -A results=() bridged_bytes=([bridge]=0 [bridge_b]=0) cpu_before=() cpu_after=()
+cpu_before[bridge]=$(bench_cpu_seconds "$BRIDGE_PID")
+[ -n "$BRIDGE_B_PID" ] && cpu_before[bridge_b]=$(bench_cpu_seconds "$BRIDGE_B_PID")
 for r in $(seq 1 "$rounds"); do
 	for m in "${methods[@]}"; do
 		for p in "${paths[@]}"; do
@@ -77,12 +90,15 @@ for r in $(seq 1 "$rounds"); do
 				continue
 			fi
 			results[$m.$p]+="$mibs "
-			[ "$p" = bridge ] && bridged_bytes=$((bridged_bytes + bytes))
+			case $p in
+			bridge*) bridged_bytes[$p]=$((bridged_bytes[$p] + bytes)) ;;
+			esac
 			printf 'round %d  %-4s %-6s %8s MiB/s\n' "$r" "$m" "$p" "$mibs"
 		done
 	done
 done
-cpu_after=$(bench_cpu_seconds "$BRIDGE_PID")
+cpu_after[bridge]=$(bench_cpu_seconds "$BRIDGE_PID")
+[ -n "$BRIDGE_B_PID" ] && cpu_after[bridge_b]=$(bench_cpu_seconds "$BRIDGE_B_PID")
 
 printf '\nmedian MiB/s over %d rounds\n' "$rounds"
 printf '%-6s %9s %9s %9s %22s\n' method bridge legacy modern 'bridge/slower direct'
@@ -94,12 +110,21 @@ for m in "${methods[@]}"; do
 	printf '%-6s %9s %9s %9s %22s\n' "$m" "${med[bridge]}" "${med[legacy]}" \
 	    "${med[modern]}" "$(bench_ratio "${med[bridge]}" \
 	    "$(bridge_min "${med[legacy]}" "${med[modern]}")")"
+	if [ -n "$BRIDGE_B_PORT" ]; then
+		printf '%-6s bridge_b %s MiB/s, bridge_b/slower direct %s, bridge_b/bridge %s\n' \
+		    "$m" "${med[bridge_b]}" "$(bench_ratio "${med[bridge_b]}" \
+		    "$(bridge_min "${med[legacy]}" "${med[modern]}")")" \
+		    "$(bench_ratio "${med[bridge_b]}" "${med[bridge]}")"
+	fi
 	unset med
 done
-if [ "$bridged_bytes" -gt 0 ]; then
-	awk -v a="$cpu_before" -v b="$cpu_after" -v n="$bridged_bytes" 'BEGIN {
-		printf "\nCPU time of kexbridge: %.2f s for %d MiB (%.2f s per GiB)\n",
-		    b - a, n / 1048576, (b - a) / (n / 1073741824) }'
-fi
+echo
+for p in bridge bridge_b; do
+	[ "${bridged_bytes[$p]}" -gt 0 ] || continue
+	awk -v p="$p" -v a="${cpu_before[$p]}" -v b="${cpu_after[$p]}" \
+	    -v n="${bridged_bytes[$p]}" 'BEGIN {
+		printf "CPU time of kexbridge (%s): %.2f s for %d MiB (%.2f s per GiB)\n",
+		    p, b - a, n / 1048576, (b - a) / (n / 1073741824) }'
+done
 printf 'load average at end: %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
 kb_finish
