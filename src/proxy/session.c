@@ -8,12 +8,8 @@
  * output has drained to half. A session therefore buffers at most about
  * buffer_limit plus one read per direction.
  *
- * Once both KEXINITs are parsed the sniffers need no more bytes. Both
- * directions then change over to splice(2) through a pipe on the raw
- * sockets (splice.c), so the bytes no longer pass through user space. The
- * bufferevents are disabled and what they still contain is written first.
- * Byte counts, back-pressure, idle_timeout and the way a session ends stay
- * as they were.
+ * Once both KEXINITs are parsed, session_splice.c changes both directions
+ * over to splice(2).
  */
 #include "config.h"
 
@@ -44,6 +40,7 @@
 #include "kexbridge/report.h"
 #include "bridge.h"
 #include "session.h"
+#include "session_internal.h"
 #include "splice.h"
 
 /*
@@ -51,8 +48,6 @@
  * NOTE: a fixed value; a route setting would be better if peers need longer.
  */
 #define SESSION_DRAIN_TIMEOUT	30
-/* Bytes kept from the start of each direction to show a peer that is not SSH. */
-#define SESSION_HEAD_MAX	80
 /*
  * Bytes an auto session holds per side between the identification line and
  * the decision: packets before KEXINIT, KEXINIT, and a guessed kex packet.
@@ -64,63 +59,7 @@
  */
 #define SESSION_KEXINIT_WAIT_MS	500
 
-struct session_side {
-	struct bufferevent *bev;
-	struct kb_sniffer *sniffer;
-	const char *name;	/* "client" or "server" */
-	uint64_t bytes;		/* read from this side and forwarded */
-	bool paused;		/* reading stopped until the other side drains */
-	bool failed;		/* a socket error: nothing more can be written */
-	bool disconnect_logged;
-	char head[SESSION_HEAD_MAX];	/* the first bytes this side sent */
-	size_t head_len;
-	/*
-	 * Auto mode, read after the identification line and not forwarded yet;
-	 * for the client, once released upstream, a copy kept for a bridge.
-	 */
-	struct evbuffer *held;
-	struct kb_session *session;
-	/* After the change-over to splice(2): the direction from this side. */
-	struct kb_splice splice;
-	struct event *splice_read;	/* this side's socket is readable */
-	struct event *splice_write;	/* the peer's socket is writable */
-	bool splice_writing;		/* splice_write is added */
-	bool splice_copy_logged;
-};
-
-struct kb_session {
-	TAILQ_ENTRY(kb_session) entry;
-	struct kb_route_ctx *ctx;
-	char id[KB_SESSION_ID_LEN];
-	char client_str[KB_NET_ADDRSTR_MAX];
-	/* The route's upstream, or the original destination on a transparent route. */
-	struct kb_net_addr upstream_addr;
-	char upstream_str[KB_NET_ADDRSTR_MAX];
-	struct session_side client;
-	struct session_side server;
-	/* Connect timeout, then the drain timeout once the session closes. */
-	struct event *timer;
-	struct event *handshake_timer;
-	struct timespec started;
-	struct timespec last_activity;
-	bool connected;
-	bool reported;
-	/* Auto mode: the offers are being compared; bytes after the lines are held. */
-	bool deciding;
-	unsigned int neg_failed;	/* categories that failed, as in kb_negotiation */
-	/* Auto mode: the client's bytes up to its identification line, for a bridge. */
-	struct evbuffer *client_lines;
-	/* Auto mode: sends the client's held bytes upstream if the server waits. */
-	struct event *kexinit_timer;
-	bool client_released;		/* the client's bytes go upstream as they come */
-	bool closing;
-	const char *closed_by;
-	const char *reason;
-	bool spliced;		/* the bufferevents are disabled; splice.c relays */
-	bool splice_tried;
-};
-
-static double
+double
 session_elapsed(const struct timespec *since)
 {
 	struct timespec now;
@@ -151,7 +90,7 @@ session_side_of(struct kb_session *s, struct bufferevent *bev)
 	return bev == s->client.bev ? &s->client : &s->server;
 }
 
-static struct session_side *
+struct session_side *
 session_peer_of(struct kb_session *s, struct session_side *side)
 {
 	return side == &s->client ? &s->server : &s->client;
@@ -214,18 +153,6 @@ session_log_no_version(struct kb_session *s, struct session_side *side)
 }
 
 static void
-session_side_free_splice(struct session_side *side)
-{
-	if (side->splice_read != NULL)
-		event_free(side->splice_read);
-	if (side->splice_write != NULL)
-		event_free(side->splice_write);
-	if (side->splice.pending != NULL)
-		kb_splice_free(&side->splice);
-	side->splice_read = side->splice_write = NULL;
-}
-
-static void
 session_side_free(struct session_side *side)
 {
 	session_side_free_splice(side);
@@ -269,7 +196,7 @@ kb_session_close(struct kb_session *s, const char *closed_by, const char *reason
 }
 
 /* Sends FIN on every side still able to write, then closes the session. */
-static void
+void
 session_finish(struct kb_session *s)
 {
 	if (s->client.bev != NULL && !s->client.failed)
@@ -280,7 +207,7 @@ session_finish(struct kb_session *s)
 }
 
 /* Whether bytes wait to be written to side, in its bufferevent or in the peer's pipe. */
-static bool
+bool
 session_output_pending(const struct session_side *side)
 {
 	const struct kb_session *s = side->session;
@@ -294,7 +221,7 @@ session_output_pending(const struct session_side *side)
 }
 
 /* Marks side as unable to take more bytes and drops what waits for it. */
-static void
+void
 session_side_failed(struct kb_session *s, struct session_side *side)
 {
 	struct session_side *peer = session_peer_of(s, side);
@@ -313,7 +240,7 @@ session_side_failed(struct kb_session *s, struct session_side *side)
  * Stops reading on both sides and closes the session once what is buffered
  * for either side has been written, or SESSION_DRAIN_TIMEOUT has passed.
  */
-static void
+void
 session_drain_and_close(struct kb_session *s, const char *closed_by, const char *reason)
 {
 	struct timeval tv = { SESSION_DRAIN_TIMEOUT, 0 };
@@ -766,262 +693,6 @@ session_forward(struct kb_session *s, struct session_side *side)
 	if (session_sniff(s, side, src) != 0)
 		return -1;
 	return session_pass(s, side, src, len);
-}
-
-/* The idle_timeout for the splice events, or NULL when there is none. */
-static const struct timeval *
-session_idle_tv(const struct kb_session *s, struct timeval *tv)
-{
-	if (s->ctx->route->idle_timeout == 0)
-		return NULL;
-	tv->tv_sec = (time_t)s->ctx->route->idle_timeout;
-	tv->tv_usec = 0;
-	return tv;
-}
-
-static void
-session_splice_set_reading(struct kb_session *s, struct session_side *side, bool on)
-{
-	struct timeval tv;
-
-	if (on == !side->paused)
-		return;
-	side->paused = !on;
-	if (on)
-		event_add(side->splice_read, session_idle_tv(s, &tv));
-	else
-		event_del(side->splice_read);
-}
-
-static void
-session_splice_set_writing(struct kb_session *s, struct session_side *side, bool on)
-{
-	struct timeval tv;
-
-	if (on == side->splice_writing)
-		return;
-	side->splice_writing = on;
-	if (on)
-		event_add(side->splice_write, session_idle_tv(s, &tv));
-	else
-		event_del(side->splice_write);
-}
-
-/* A socket error on side after the change-over, as session_event_cb() handles one before it. */
-static void
-session_splice_failed(struct kb_session *s, struct session_side *side, int err)
-{
-	session_side_failed(s, side);
-	if (s->closing) {
-		if (!session_output_pending(&s->client) && !session_output_pending(&s->server))
-			session_finish(s);
-		return;
-	}
-	kb_log(KB_LOG_DEBUG, s->id, "%s connection failed: %s", side->name,
-	    evutil_socket_error_to_string(err));
-	session_drain_and_close(s, side->name, err == ECONNRESET || err == EPIPE ?
-	    "reset" : "error");
-}
-
-/*
- * Writes what side sent to its peer and adjusts both events to what is left:
- * reading stops at buffer_limit and resumes once half of it has drained.
- * Returns -1 when the session is gone or closing.
- */
-static int
-session_splice_flush(struct kb_session *s, struct session_side *side)
-{
-	struct session_side *peer = session_peer_of(s, side);
-	size_t limit = s->ctx->route->buffer_limit, buffered;
-	ssize_t n = 0;
-	int err;
-
-	if (kb_splice_buffered(&side->splice) > 0 && !peer->failed) {
-		n = kb_splice_flush(&side->splice);
-		err = errno;
-		if (n < 0 && err != EAGAIN && err != EINTR) {
-			session_splice_failed(s, peer, err);
-			return -1;
-		}
-	}
-	buffered = kb_splice_buffered(&side->splice);
-	session_splice_set_writing(s, side, buffered > 0 && !peer->failed);
-	if (s->closing) {
-		if (!session_output_pending(&s->client) && !session_output_pending(&s->server))
-			session_finish(s);
-		return -1;
-	}
-	if (buffered >= limit)
-		session_splice_set_reading(s, side, false);
-	else if (side->paused && n > 0 && buffered <= limit / 2)
-		session_splice_set_reading(s, side, true);
-	return 0;
-}
-
-/* The read timeout counts as idle only when the other direction was quiet too. */
-static void
-session_splice_idle(struct kb_session *s)
-{
-	const struct kb_route *route = s->ctx->route;
-
-	if (session_elapsed(&s->last_activity) < (double)route->idle_timeout)
-		return;
-	kb_session_log_limit(s->id, s->ctx, s->client_str, "idle_timeout", route->idle_timeout);
-	session_drain_and_close(s, "kexbridge", "idle_timeout");
-}
-
-static void
-session_splice_read_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct session_side *side = arg;
-	struct kb_session *s = side->session;
-	size_t limit = s->ctx->route->buffer_limit;
-	size_t buffered = kb_splice_buffered(&side->splice);
-	ssize_t n;
-	int err;
-
-	if (what & EV_TIMEOUT) {
-		session_splice_idle(s);
-		return;
-	}
-	if (buffered >= limit) {
-		session_splice_set_reading(s, side, false);
-		return;
-	}
-	n = kb_splice_fill(&side->splice, limit - buffered);
-	err = errno;
-	if (side->splice.pipe_errno != 0 && !side->splice_copy_logged) {
-		side->splice_copy_logged = true;
-		kb_log(KB_LOG_DEBUG, s->id, "no pipe for splice(2) from %s: %s; copying instead",
-		    side->name, strerror(side->splice.pipe_errno));
-	}
-	if (n > 0) {
-		side->bytes += (uint64_t)n;
-		clock_gettime(CLOCK_MONOTONIC, &s->last_activity);
-		session_splice_flush(s, side);
-		return;
-	}
-	if (n == 0) {
-		session_drain_and_close(s, side->name, "eof");
-		return;
-	}
-	if (err == EINTR)
-		return;
-	/* With bytes in the pipe, EAGAIN may mean a full pipe: wait for the writer. */
-	if (err == EAGAIN) {
-		if (buffered > 0)
-			session_splice_set_reading(s, side, false);
-		return;
-	}
-	session_splice_failed(s, side, err);
-}
-
-/* Fires when the peer's socket is writable, or as the idle timeout of a blocked write. */
-static void
-session_splice_write_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct session_side *side = arg;
-	struct kb_session *s = side->session;
-
-	if ((what & EV_TIMEOUT) && s->closing) {
-		kb_session_close(s, s->closed_by, s->reason);
-		return;
-	}
-	if (what & EV_TIMEOUT) {
-		kb_session_log_limit(s->id, s->ctx, s->client_str, "idle_timeout",
-		    s->ctx->route->idle_timeout);
-		session_drain_and_close(s, "kexbridge", "idle_timeout");
-		return;
-	}
-	session_splice_flush(s, side);
-}
-
-/* Whether both sniffers are done, so the bytes need not pass through user space any more. */
-static bool
-session_splice_ready(const struct kb_session *s)
-{
-	return !s->spliced && !s->splice_tried && s->reported && !s->deciding &&
-	    !s->closing && !s->client.failed && !s->server.failed &&
-	    kb_sniffer_state(s->client.sniffer) == KB_SNIFF_DONE &&
-	    kb_sniffer_state(s->server.sniffer) == KB_SNIFF_DONE;
-}
-
-static int
-session_splice_setup(struct kb_session *s, struct session_side *side)
-{
-	struct session_side *peer = session_peer_of(s, side);
-	evutil_socket_t src = bufferevent_getfd(side->bev);
-	evutil_socket_t dst = bufferevent_getfd(peer->bev);
-
-	if (kb_splice_init(&side->splice, src, dst) != 0)
-		return -1;
-	side->splice_read = event_new(s->ctx->base, src, EV_READ | EV_PERSIST,
-	    session_splice_read_cb, side);
-	side->splice_write = event_new(s->ctx->base, dst, EV_WRITE | EV_PERSIST,
-	    session_splice_write_cb, side);
-	if (side->splice_read == NULL || side->splice_write == NULL)
-		return -1;
-	return 0;
-}
-
-/*
- * Moves what the bufferevents contain for side's direction to its splice
- * buffer: first the peer's unwritten output, then what side's bufferevent
- * read and session_forward() has not passed on yet. A bufferevent's output
- * is frozen at the start while the bufferevent owns it, so it is unfrozen
- * for the move.
- */
-static int
-session_splice_adopt(struct kb_session *s, struct session_side *side)
-{
-	struct session_side *peer = session_peer_of(s, side);
-	struct evbuffer *out = bufferevent_get_output(peer->bev);
-	struct evbuffer *in = bufferevent_get_input(side->bev);
-	size_t len = evbuffer_get_length(in);
-	int r;
-
-	evbuffer_unfreeze(out, 1);
-	r = evbuffer_add_buffer(side->splice.pending, out);
-	evbuffer_freeze(out, 1);
-	if (r != 0 || evbuffer_add_buffer(side->splice.pending, in) != 0)
-		return -1;
-	side->bytes += len;
-	return 0;
-}
-
-/* Changes both directions over from the bufferevents to splice(2). */
-static void
-session_splice_start(struct kb_session *s)
-{
-	struct session_side *sides[2] = { &s->client, &s->server };
-	size_t limit = s->ctx->route->buffer_limit, buffered;
-	struct timeval tv;
-	int i;
-
-	s->splice_tried = true;
-	if (session_splice_setup(s, &s->client) != 0 ||
-	    session_splice_setup(s, &s->server) != 0) {
-		kb_log(KB_LOG_DEBUG, s->id, "cannot set up splice(2); relaying through buffers");
-		session_side_free_splice(&s->client);
-		session_side_free_splice(&s->server);
-		return;
-	}
-	bufferevent_disable(s->client.bev, EV_READ | EV_WRITE);
-	bufferevent_disable(s->server.bev, EV_READ | EV_WRITE);
-	if (session_splice_adopt(s, &s->client) != 0 || session_splice_adopt(s, &s->server) != 0) {
-		kb_log(KB_LOG_ERROR, s->id, "cannot move buffered data to the splice relay; closing");
-		kb_session_close(s, "kexbridge", "error");
-		return;
-	}
-	s->spliced = true;
-	for (i = 0; i < 2; i++) {
-		buffered = kb_splice_buffered(&sides[i]->splice);
-		sides[i]->paused = buffered >= limit;
-		if (!sides[i]->paused)
-			event_add(sides[i]->splice_read, session_idle_tv(s, &tv));
-		session_splice_set_writing(s, sides[i], buffered > 0);
-	}
-	kb_log(KB_LOG_DEBUG, s->id, "both KEXINITs seen; relaying with splice(2)");
 }
 
 static void
