@@ -193,6 +193,9 @@ struct kb_conf {
 void kb_conf_init(struct kb_conf *conf);
 void kb_conf_free(struct kb_conf *conf);
 
+/* Size of an error buffer that holds any configuration error in full. */
+#define KB_CONF_ERR_MAX		2048
+
 /*
  * Reads an INI file into conf and checks it with kb_conf_check(). On error
  * writes "FILE:LINE: what is wrong" to err and returns KB_ERR_CONFIG_INVALID

@@ -36,7 +36,7 @@
 void __attribute__((format(printf, 2, 3)))
 conf_fail(struct conf_parser *p, const char *fmt, ...)
 {
-	char msg[512];
+	char msg[KB_CONF_ERR_MAX];
 	va_list ap;
 
 	if (p->failed)
@@ -418,7 +418,7 @@ static int __attribute__((format(printf, 5, 6)))
 conf_check_fail(const char *path, unsigned int line, char *err, size_t errlen,
     const char *fmt, ...)
 {
-	char msg[512];
+	char msg[KB_CONF_ERR_MAX];
 	va_list ap;
 
 	va_start(ap, fmt);

@@ -608,18 +608,74 @@ conf_route_key_bridge(struct conf_parser *p, enum conf_route_key key, const char
 	}
 }
 
+static const char *const global_keys[] = {
+	"log_format", "log_target", "log_level", "state_dir", "drain_timeout", "user",
+	"max_sessions", NULL
+};
+
+/* Edit distance between a and b (insertions, deletions, substitutions). */
+static size_t
+conf_distance(const char *a, const char *b)
+{
+	size_t row[64], i, j, diag, up, lb = strlen(b);
+
+	if (strlen(a) >= sizeof(row) / sizeof(row[0]) || lb >= sizeof(row) / sizeof(row[0]))
+		return SIZE_MAX;
+	for (j = 0; j <= lb; j++)
+		row[j] = j;
+	for (i = 1; a[i - 1] != '\0'; i++) {
+		diag = row[0];
+		row[0] = i;
+		for (j = 1; j <= lb; j++) {
+			up = row[j];
+			row[j] = diag + (a[i - 1] != b[j - 1]);
+			if (up + 1 < row[j])
+				row[j] = up + 1;
+			if (row[j - 1] + 1 < row[j])
+				row[j] = row[j - 1] + 1;
+			diag = up;
+		}
+	}
+	return row[lb];
+}
+
+/*
+ * Returns the key closest to name when it is a likely typo: at most two
+ * edits, or a third for names of eight characters or more. Else NULL.
+ */
+static const char *
+conf_closest_key(const char *name, const char *const *keys)
+{
+	const char *best = NULL;
+	size_t d, best_d = SIZE_MAX, max = strlen(name) >= 8 ? 3 : 2;
+	int i;
+
+	for (i = 0; keys[i] != NULL; i++) {
+		if ((d = conf_distance(name, keys[i])) < best_d) {
+			best_d = d;
+			best = keys[i];
+		}
+	}
+	return best_d <= max ? best : NULL;
+}
+
 /* Looks up a route key; returns -1 (and fails p) for an unknown one. */
 int
 conf_route_key_index(struct conf_parser *p, const char *name)
 {
+	const char *hint;
 	int i;
 
 	for (i = 0; route_keys[i] != NULL; i++) {
 		if (strcmp(name, route_keys[i]) == 0)
 			return i;
 	}
-	conf_fail(p, _("unknown key '%s' in [route %s]; valid keys are %s"), name,
-	    p->route->name, ROUTE_KEYS);
+	if ((hint = conf_closest_key(name, route_keys)) != NULL)
+		conf_fail(p, _("unknown key '%s' in [route %s]; did you mean '%s'? "
+		    "Valid keys are %s"), name, p->route->name, hint, ROUTE_KEYS);
+	else
+		conf_fail(p, _("unknown key '%s' in [route %s]; valid keys are %s"), name,
+		    p->route->name, ROUTE_KEYS);
 	return -1;
 }
 
@@ -675,6 +731,7 @@ void
 conf_global_key(struct conf_parser *p, const char *name, const char *value)
 {
 	struct kb_conf *c = p->conf;
+	const char *hint;
 	int level;
 
 	if (conf_global_key_daemon(p, name, value))
@@ -708,6 +765,9 @@ conf_global_key(struct conf_parser *p, const char *name, const char *value)
 			conf_fail(p, _("invalid state_dir '%s'; expected an absolute path"), value);
 		else if ((c->state_dir = strdup(value)) == NULL)
 			conf_fail(p, _("out of memory"));
+	} else if ((hint = conf_closest_key(name, global_keys)) != NULL) {
+		conf_fail(p, _("unknown key '%s' in [global]; did you mean '%s'? "
+		    "Valid keys are %s"), name, hint, GLOBAL_KEYS);
 	} else {
 		conf_fail(p, _("unknown key '%s' in [global]; valid keys are %s"), name,
 		    GLOBAL_KEYS);

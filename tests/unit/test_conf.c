@@ -26,7 +26,7 @@
 struct conf_fixture {
 	char path[64];
 	struct kb_conf conf;
-	char err[1024];
+	char err[KB_CONF_ERR_MAX];
 };
 
 static int
@@ -157,6 +157,30 @@ conf_load_rejects_unknown_route_key(void **state)
 	    KB_ERR_CONFIG_INVALID);
 	assert_error_at(f, 3, "unknown key 'listen_port' in [route a]; valid keys are listen, "
 	    "upstream, mode");
+}
+
+static void
+conf_unknown_key_suggests_closest(void **state)
+{
+	struct conf_fixture *f = *state;
+
+	assert_int_equal(conf_load_text(f,
+	    "[route a]\nlisten = 127.0.0.1:2222\nupstream = h:22\nupstream_cipher = aes128-cbc\n"),
+	    KB_ERR_CONFIG_INVALID);
+	assert_error_at(f, 4, "unknown key 'upstream_cipher' in [route a]; did you mean "
+	    "'upstream_ciphers'?");
+	/* The whole list arrives, up to its last key. */
+	assert_non_null(strstr(f->err, "transparent, allow, rekey_limit"));
+}
+
+static void
+conf_unknown_global_key_suggests_closest(void **state)
+{
+	struct conf_fixture *f = *state;
+
+	assert_int_equal(conf_load_text(f, "[global]\nlog_levle = debug\n"),
+	    KB_ERR_CONFIG_INVALID);
+	assert_error_at(f, 2, "unknown key 'log_levle' in [global]; did you mean 'log_level'?");
 }
 
 static void
@@ -1391,6 +1415,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(conf_load_reads_full_file, conf_setup, conf_teardown),
 		cmocka_unit_test_setup_teardown(conf_load_applies_defaults, conf_setup, conf_teardown),
 		cmocka_unit_test_setup_teardown(conf_load_rejects_unknown_route_key, conf_setup,
+		    conf_teardown),
+		cmocka_unit_test_setup_teardown(conf_unknown_key_suggests_closest, conf_setup,
+		    conf_teardown),
+		cmocka_unit_test_setup_teardown(conf_unknown_global_key_suggests_closest, conf_setup,
 		    conf_teardown),
 		cmocka_unit_test_setup_teardown(conf_load_rejects_unknown_global_key, conf_setup,
 		    conf_teardown),
