@@ -424,7 +424,7 @@ run_reload(struct run_daemon *d)
 {
 	struct run_generation *gen, *old = d->current;
 	const char *path = d->opt->file;
-	char err[1024];
+	char err[KB_CONF_ERR_MAX];
 
 	if (path == NULL) {
 		kb_log(KB_LOG_WARN, NULL, "received SIGHUP, but the routes come from options, "
@@ -658,7 +658,7 @@ static int
 run_loop(const struct run_options *opt, struct kb_conf *conf)
 {
 	struct run_daemon d;
-	char err[1024];
+	char err[KB_CONF_ERR_MAX];
 	int status = KB_EXIT_ERROR;
 
 	memset(&d, 0, sizeof(d));
@@ -688,12 +688,50 @@ run_loop(const struct run_options *opt, struct kb_conf *conf)
 	return status;
 }
 
+/*
+ * For -t: checks that the state directory exists or can be created, as
+ * bridge and auto routes keep host keys and known_hosts there. run
+ * creates only the last component, like mkdir(1) without -p.
+ */
+static int
+run_check_state_dir(const struct kb_conf *conf, char *err, size_t errlen)
+{
+	const char *dir = kb_conf_state_dir(conf);
+	char parent[4096], *slash;
+	struct stat st;
+	size_t i;
+	bool needed = false;
+
+	for (i = 0; i < conf->route_count; i++)
+		needed |= conf->routes[i].mode != KB_MODE_TAP;
+	if (!needed || dir == NULL)
+		return 0;
+	if (stat(dir, &st) == 0) {
+		if (S_ISDIR(st.st_mode))
+			return 0;
+		snprintf(err, errlen, _("cannot create state directory %s: %s; create it or "
+		    "set state_dir"), dir, strerror(ENOTDIR));
+		return -1;
+	}
+	snprintf(parent, sizeof(parent), "%s", dir);
+	if ((slash = strrchr(parent, '/')) != NULL && slash != parent)
+		*slash = '\0';
+	else if (slash != NULL)
+		slash[1] = '\0';
+	if (stat(parent, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, _("cannot create state directory %s: %s; create it or "
+		    "set state_dir"), dir, strerror(ENOENT));
+		return -1;
+	}
+	return 0;
+}
+
 int
 cmd_run(int argc, char **argv)
 {
 	struct run_options opt;
 	struct kb_conf conf;
-	char err[1024];
+	char err[KB_CONF_ERR_MAX];
 	int r, status;
 
 	memset(&opt, 0, sizeof(opt));
@@ -711,7 +749,8 @@ cmd_run(int argc, char **argv)
 	}
 	/* For -t: resolve every upstream now, as the relay would at start-up. */
 	if (opt.check_only &&
-	    kb_conf_resolve_upstreams(&conf, opt.file, err, sizeof(err)) != 0) {
+	    (kb_conf_resolve_upstreams(&conf, opt.file, err, sizeof(err)) != 0 ||
+	    run_check_state_dir(&conf, err, sizeof(err)) != 0)) {
 		fprintf(stderr, "kexbridge: %s\n", err);
 		kb_conf_free(&conf);
 		return KB_EXIT_ERROR;

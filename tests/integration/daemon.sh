@@ -250,6 +250,35 @@ kb_wait_exit "$pid" 10 || kb_fail "kexbridge as nobody did not exit on SIGTERM"
 wait "$pid" || status=$?
 kb_assert_eq "$status" 0 "kexbridge as nobody exits 0"
 
+# --- Checking a configuration with -t ---------------------------------------
+check_conf="$KB_TMP/check.conf"
+cat >"$check_conf" <<EOF
+[global]
+state_dir = $KB_TMP/check-state
+
+[route fi]
+listen = 127.0.0.1:$(kb_free_port)
+upstream = 127.0.0.1:$SSHD_PORT
+mode = bridge
+EOF
+status=0
+out=$("$KEXBRIDGE" run -t -f "$check_conf" 2>&1) || status=$?
+kb_assert_eq "$status" 0 "run -t accepts a valid file ($(head -n 1 <<<"$out"))"
+kb_assert_match "$out" '^# configuration OK' "run -t says the configuration is OK"
+kb_assert_match "$out" 'handshake_timeout = 60' "run -t prints the defaults it applies"
+sed -i 's/^mode = bridge/mode = bridge\nupstream_cipher = aes128-cbc/' "$check_conf"
+status=0
+out=$("$KEXBRIDGE" run -t -f "$check_conf" 2>&1) || status=$?
+kb_assert_eq "$status" 2 "run -t rejects an unknown key"
+kb_assert_match "$out" "check\\.conf:8: .*'upstream_cipher'.*did you mean 'upstream_ciphers'" \
+    "run -t names the file, the line and the likely key"
+sed -i '/^upstream_cipher/d; s|^state_dir = .*|state_dir = '"$KB_TMP"'/no-such-dir/state|' "$check_conf"
+status=0
+out=$("$KEXBRIDGE" run -t -f "$check_conf" 2>&1) || status=$?
+kb_assert_eq "$status" 2 "run -t rejects a state_dir whose parent is missing"
+kb_assert_match "$out" 'cannot create state directory .*no-such-dir/state' \
+    "run -t says the state directory cannot be created"
+
 # --- Open file limit -------------------------------------------------------
 # A soft limit of 256 is raised to the hard limit at start. With a hard
 # limit of 2000, below what max_sessions = 1024 may need, a warning says so.
