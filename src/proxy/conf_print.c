@@ -9,6 +9,7 @@
 
 #include "kexbridge/cipher.h"
 #include "kexbridge/conf.h"
+#include "kexbridge/i18n.h"
 #include "kexbridge/kex.h"
 #include "kexbridge/net.h"
 #include "kexbridge/upstream.h"
@@ -44,12 +45,12 @@ conf_print_bridge(FILE *out, const struct kb_route *r)
 	if (r->hostkey_count > 0)
 		conf_print_list(out, "hostkey", r->hostkeys);
 	else
-		fprintf(out, "# hostkey: none; ssh-ed25519 and RSA keys in the state directory\n");
+		fprintf(out, "%s", _("# hostkey: none; ssh-ed25519 and RSA keys in the state directory\n"));
 	fprintf(out, "known_hosts = %s\n", r->known_hosts != NULL ? r->known_hosts : "");
 	fprintf(out, "hostkey_policy = %s\n", kb_up_hostkey_policy_str(r->hostkey_policy));
 	for (cat = 0; cat < KB_UP_ALG_COUNT; cat++) {
 		if (r->upstream_spec[cat] != NULL)
-			fprintf(out, "# %s as written: %s\n", up_keys[cat], r->upstream_spec[cat]);
+			fprintf(out, _("# %s as written: %s\n"), up_keys[cat], r->upstream_spec[cat]);
 		fprintf(out, "%s = %s\n", up_keys[cat],
 		    r->upstream_algs.list[cat] != NULL ? r->upstream_algs.list[cat] : "");
 	}
@@ -61,13 +62,13 @@ conf_print_bridge(FILE *out, const struct kb_route *r)
 	if (r->moduli != NULL)
 		fprintf(out, "moduli = %s\n", r->moduli);
 	else
-		fprintf(out, "# moduli: none; the built-in RFC 3526 groups\n");
+		fprintf(out, "%s", _("# moduli: none; the built-in RFC 3526 groups\n"));
 	fprintf(out, "auth_methods = %s%s%s\n", r->auth_password ? "password" : "",
 	    r->auth_password && r->auth_kbdint ? "," : "",
 	    r->auth_kbdint ? "keyboard-interactive" : "");
 	fprintf(out, "max_auth_tries = %u\n", r->max_auth_tries);
 	fprintf(out, "auth_failure_delay = %u\n", r->auth_failure_delay);
-	fprintf(out, "# exec: scp -t or scp -f with one path is always allowed\n");
+	fprintf(out, "%s", _("# exec: scp -t or scp -f with one path is always allowed\n"));
 	if (r->exec_allow != NULL)
 		conf_print_list(out, "exec_allow", r->exec_allow);
 	fprintf(out, "sftp = %s\n", r->sftp ? "yes" : "no");
@@ -92,7 +93,7 @@ conf_print_upstream(FILE *out, const struct kb_route *r)
 	char host[KB_NET_HOST_MAX], port[KB_NET_PORT_MAX], why[256];
 
 	if (r->transparent != KB_TRANSPARENT_NO) {
-		fprintf(out, "# upstream: each connection's original destination\n");
+		fprintf(out, "%s", _("# upstream: each connection's original destination\n"));
 		fprintf(out, "transparent = %s\n", kb_transparent_str(r->transparent));
 		fprintf(out, "allow = %s\n", r->allow_spec != NULL ? r->allow_spec : "");
 		return;

@@ -101,6 +101,7 @@ session_log_end(struct kb_session *s, const char *closed_by, const char *reason)
 {
 	struct kb_json *json = kb_json_new();
 	double duration = session_elapsed(&s->started);
+	const char *who = closed_by;
 	char text[512];
 
 	if (json != NULL) {
@@ -112,9 +113,14 @@ session_log_end(struct kb_session *s, const char *closed_by, const char *reason)
 		kb_json_str(json, "closed_by", closed_by);
 		kb_json_str(json, "reason", reason);
 	}
+	/* The JSON stream keeps "client" and "server"; the text log translates them. */
+	if (strcmp(closed_by, "client") == 0)
+		who = _("client");
+	else if (strcmp(closed_by, "server") == 0)
+		who = _("server");
 	snprintf(text, sizeof(text),
 	    _("session end: closed by %s (%s) after %.3f s, %llu bytes client to server, "
-	    "%llu bytes server to client"), closed_by, reason, duration,
+	    "%llu bytes server to client"), who, reason, duration,
 	    (unsigned long long)s->client.bytes, (unsigned long long)s->server.bytes);
 	kb_log_event(KB_LOG_INFO, s->id, json, text);
 }
