@@ -159,16 +159,20 @@ static void
 report_put_advice(FILE *f, const struct kb_advice *advice, const char *label,
     bool translate)
 {
-	size_t i;
+	size_t i, n;
 	char *text;
 
 	if (advice == NULL || advice->count == 0)
 		return;
+	/* Numbered when there are several, so one item's config line ends visibly. */
 	fprintf(f, " %s", label);
-	for (i = 0; i < advice->count; i++) {
+	for (i = 0, n = 0; i < advice->count; i++) {
 		if ((text = kb_advice_format(&advice->items[i], translate)) == NULL)
 			continue;
-		fprintf(f, " %s", text);
+		if (advice->count > 1)
+			fprintf(f, " (%zu) %s", ++n, text);
+		else
+			fprintf(f, " %s", text);
 		free(text);
 	}
 }

@@ -466,9 +466,9 @@ report_json_exact(void **state)
 	line = kb_report_line(&report, false);
 	assert_non_null(line);
 	assert_string_equal(line, "failed: cipher_s2c (client: aes128-ctr; server: "
-	    "aes256-ctr) advice: Server must add a server-to-client cipher the client "
+	    "aes256-ctr) advice: (1) Server must add a server-to-client cipher the client "
 	    "offers: aes128-ctr. In sshd_config, replacing any existing line for "
-	    "that keyword: Ciphers aes256-ctr,aes128-ctr Client must add "
+	    "that keyword: Ciphers aes256-ctr,aes128-ctr (2) Client must add "
 	    "a server-to-client cipher the server offers: aes256-ctr.");
 	free(line);
 }
