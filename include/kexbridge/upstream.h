@@ -155,13 +155,17 @@ struct kb_up_kbdint {
 /*
  * What came with an event. Pointers are valid only during the callback.
  * err is a negative enum kb_err for FAILED, AUTH_FAILED, CHANNEL_FAILED,
- * else 0. message is translated text for the log and the client (FAILED,
- * CHANNEL_FAILED, EXIT_SIGNAL's error message). detail is libssh2's own
- * error text, or NULL.
+ * else 0. message is the text for the log (FAILED, AUTH_FAILED,
+ * CHANNEL_FAILED, EXIT_SIGNAL's error message): translated for the text
+ * log, English for the JSON stream (kb_log_tr()). message_en is the same
+ * text in English whatever the locale and log format, for what the client
+ * is sent (SSH_MSG_DISCONNECT, stderr). Both are set together, or both are
+ * NULL. detail is libssh2's own error text, or NULL.
  */
 struct kb_up_event_info {
 	int err;
 	const char *message;
+	const char *message_en;
 	const char *detail;
 	const struct kb_up_kbdint *kbdint;	/* KBDINT_PROMPTS */
 	int exit_status;			/* EXIT_STATUS */

@@ -287,20 +287,29 @@ bridge_record_files_json(const struct kb_watch_list *l, struct kb_json *json)
 	kb_json_uint(json, "files_total", l != NULL ? l->files_total : 0);
 }
 
-/* Appends "name (N bytes, upload), ..." to text, escaped. */
+/* Appends "name (N bytes up), ..." to text, escaped. */
 static void
 bridge_record_files_text(const struct kb_watch_list *l, char *text, size_t len)
 {
 	char esc[KB_WATCH_NAME_MAX * 4 + 1];
 	size_t i, used = strlen(text);
 	const struct kb_watch_file *f;
+	bool up;
 
 	for (i = 0; l != NULL && i < l->count && used < len; i++) {
 		f = &l->file[i];
+		up = f->dir == KB_WATCH_UPLOAD;
+		if (i > 0) {
+			snprintf(text + used, len - used, ", ");
+			used = strlen(text);
+		}
 		kb_log_escape(esc, sizeof(esc), f->name, strlen(f->name));
-		snprintf(text + used, len - used, "%s%s (%llu bytes %s%s)", i > 0 ? ", " : "",
-		    esc, (unsigned long long)f->bytes,
-		    f->dir == KB_WATCH_UPLOAD ? "up" : "down", f->complete ? "" : ", incomplete");
+		/* Whole phrases, so that a translation can reorder them. */
+		snprintf(text + used, len - used, up ? (f->complete ?
+		    _("%s (%llu bytes up)") : _("%s (%llu bytes up, incomplete)")) :
+		    (f->complete ? _("%s (%llu bytes down)") :
+		    _("%s (%llu bytes down, incomplete)")), esc,
+		    (unsigned long long)f->bytes);
 		used = strlen(text);
 	}
 	if (l != NULL && l->files_total > l->count && used < len)
@@ -308,6 +317,46 @@ bridge_record_files_text(const struct kb_watch_list *l, char *text, size_t len)
 		    (unsigned long long)(l->files_total - l->count));
 	if (l == NULL || l->files_total == 0)
 		snprintf(text + used, len - used, "%s", _("none"));
+}
+
+/*
+ * Returns the outcome of the client's login, which the upstream decides.
+ * "ok": accepted. "failed": the upstream rejected an attempt and accepted
+ * none. "none": the upstream decided no attempt, because the client sent
+ * none or the upstream failed first.
+ */
+static const char *
+bridge_auth_outcome(const struct kb_bridge *s)
+{
+	if (kb_conn_authenticated(s->conn))
+		return "ok";
+	if (s->auth_failures > 0)
+		return "failed";
+	return "none";
+}
+
+/* The outcome of bridge_auth_outcome() as the text log shows it. */
+static const char *
+bridge_auth_outcome_text(const struct kb_bridge *s)
+{
+	const char *outcome = bridge_auth_outcome(s);
+
+	if (strcmp(outcome, "ok") == 0)
+		return _("authenticated");
+	if (strcmp(outcome, "failed") == 0)
+		return _("authentication failed");
+	return _("not authenticated");
+}
+
+/* closed_by as the text log shows it; "kexbridge" is a name. */
+static const char *
+bridge_closed_by_text(const char *closed_by)
+{
+	if (strcmp(closed_by, "client") == 0)
+		return _("client");
+	if (strcmp(closed_by, "server") == 0)
+		return _("server");
+	return closed_by;
 }
 
 static void
@@ -333,11 +382,11 @@ bridge_record_text(struct kb_bridge *s, double duration, double rate, char *text
 		memset(&m, 0, sizeof(m));
 	v = kb_transport_agreed(s->transport, 2);
 	snprintf(text, len,
-	    _("session record: client %s, user %s, upstream %s; client side %s/%s/%s%s, "
+	    _("session record: client %s, user %s (%s), upstream %s; client side %s/%s/%s%s, "
 	    "upstream side %s/%s/%s; %s %s; files: %s; %llu bytes client to upstream, "
 	    "%llu bytes upstream to client in %.3f s (%.0f bytes/s); exit status %s; "
 	    "closed by %s (%s)"),
-	    s->client_str, user, s->upstream_str,
+	    s->client_str, user, bridge_auth_outcome_text(s), s->upstream_str,
 	    kb_transport_agreed(s->transport, 0) ? kb_transport_agreed(s->transport, 0) : "-",
 	    v != NULL ? v : "-",
 	    kb_transport_agreed(s->transport, 4) ? kb_transport_agreed(s->transport, 4) : "-",
@@ -346,7 +395,7 @@ bridge_record_text(struct kb_bridge *s, double duration, double rate, char *text
 	    m.mac_cs != NULL ? m.mac_cs : "-",
 	    s->command == BRIDGE_CMD_SFTP ? _("subsystem") : _("command"), cmd, files,
 	    (unsigned long long)s->bytes_c2s, (unsigned long long)s->bytes_s2c, duration, rate,
-	    exit_str, s->closed_by, s->reason);
+	    exit_str, bridge_closed_by_text(s->closed_by), s->reason);
 }
 
 /* Logs the one line that sums up a session (event "session_record"). */
@@ -364,6 +413,7 @@ bridge_log_record(struct kb_bridge *s)
 		kb_json_str(json, "client", s->client_str);
 		if (s->user != NULL)
 			kb_json_str(json, "user", s->user);
+		kb_json_str(json, "auth", bridge_auth_outcome(s));
 		kb_json_str(json, "upstream", s->upstream_str);
 		bridge_record_algorithms(s, json);
 		if (s->command_text != NULL)

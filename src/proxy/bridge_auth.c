@@ -373,20 +373,35 @@ auth_on_failed(struct kb_bridge *s, const struct kb_up_event_info *info)
 {
 	char text[512];
 	const char *why = info->message != NULL ? info->message : kb_err_str(info->err);
+	const char *why_en = info->message_en != NULL ? info->message_en :
+	    kb_err_str(info->err);
+	enum kb_log_level level = KB_LOG_WARN;
 
-	kb_log(KB_LOG_INFO, s->id, "upstream %s failed before login: %s%s%s",
+	/*
+	 * A host key that cannot be verified may mean someone sits between
+	 * kexbridge and the server. OpenSSH's ssh logs that case with error(),
+	 * a changed key and an unknown one under strict checking alike, and so
+	 * does kexbridge. Every other upstream failure is a warning: the
+	 * backup fails, but nothing points to an attack.
+	 */
+	if (info->err == KB_ERR_KEY_INVALID)
+		level = KB_LOG_ERROR;
+	kb_log(level, s->id, "upstream %s failed before login: %s%s%s",
 	    s->upstream_str, why, info->detail != NULL ? "; libssh2: " : "",
 	    info->detail != NULL ? info->detail : "");
 	/*
 	 * The client hears only that the host key check failed. The log line
 	 * above has the details, such as fingerprints and the known_hosts
-	 * path, which are this host's business and not the client's.
+	 * path, which are this host's business and not the client's. The
+	 * DISCONNECT text is English whatever the locale (RFC 4253 section
+	 * 11.1 allows a language tag, which kexbridge leaves empty).
 	 */
 	if (info->err == KB_ERR_KEY_INVALID)
 		snprintf(text, sizeof(text), "kexbridge: upstream %s: host key verification "
 		    "failed; the kexbridge log has the details", s->upstream_str);
 	else
-		snprintf(text, sizeof(text), "kexbridge: upstream %s: %s", s->upstream_str, why);
+		snprintf(text, sizeof(text), "kexbridge: upstream %s: %s", s->upstream_str,
+		    why_en);
 	s->up_failed = true;
 	bridge_close(s, "server", SSH_DISCONNECT_BY_APPLICATION, text, "upstream_failed");
 }

@@ -443,14 +443,22 @@ static void
 pump_upstream_failed(struct kb_bridge *s, const struct kb_up_event_info *info)
 {
 	const char *why = info->message != NULL ? info->message : kb_err_str(info->err);
+	const char *why_en = info->message_en != NULL ? info->message_en :
+	    kb_err_str(info->err);
+	const char *libssh2 = info->detail != NULL ? "; libssh2: " : "";
+	const char *detail = info->detail != NULL ? info->detail : "";
 	char text[512];
 	size_t taken;
 
 	s->up_failed = true;
-	kb_log(KB_LOG_WARN, s->id, "upstream %s failed%s: %s%s%s", s->upstream_str,
-	    s->chan_ready ? " during the transfer" : "", why,
-	    info->detail != NULL ? "; libssh2: " : "", info->detail != NULL ? info->detail : "");
-	snprintf(text, sizeof(text), "kexbridge: upstream %s: %s", s->upstream_str, why);
+	if (s->chan_ready)
+		kb_log(KB_LOG_WARN, s->id, "upstream %s failed during the transfer: "
+		    "%s%s%s", s->upstream_str, why, libssh2, detail);
+	else
+		kb_log(KB_LOG_WARN, s->id, "upstream %s failed: %s%s%s",
+		    s->upstream_str, why, libssh2, detail);
+	/* The client gets English whatever the locale: DISCONNECT and stderr. */
+	snprintf(text, sizeof(text), "kexbridge: upstream %s: %s", s->upstream_str, why_en);
 	if (!s->chan_open || s->exit_sent) {
 		bridge_close(s, "server", SSH_DISCONNECT_BY_APPLICATION, text, "upstream_failed");
 		return;
@@ -475,10 +483,12 @@ pump_channel_answer(struct kb_bridge *s, bool ok, const struct kb_up_event_info 
 	const char *why = info->message != NULL ? info->message : kb_err_str(info->err);
 
 	s->chan_ready = ok;
-	if (!ok)
-		kb_log(KB_LOG_INFO, s->id, "channel %u: upstream refused the %s: %s",
-		    (unsigned int)s->chan, s->command == BRIDGE_CMD_SFTP ? "subsystem" : "command",
-		    why);
+	if (!ok && s->command == BRIDGE_CMD_SFTP)
+		kb_log(KB_LOG_INFO, s->id, "channel %u: upstream refused the subsystem: %s",
+		    (unsigned int)s->chan, why);
+	else if (!ok)
+		kb_log(KB_LOG_INFO, s->id, "channel %u: upstream refused the command: %s",
+		    (unsigned int)s->chan, why);
 	if (!s->chan_open)
 		return;
 	if (kb_conn_channel_request_reply(s->conn, s->chan, ok) != 0) {

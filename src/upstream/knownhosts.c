@@ -174,7 +174,7 @@ knownhost_lookup(LIBSSH2_SESSION *ssh, const char *file, const char *name,
 int
 up_knownhosts_check(LIBSSH2_SESSION *ssh, const char *file,
     const char *host, unsigned int port, enum kb_up_hostkey_policy policy,
-    const char *sid, char *fp, size_t fplen, char *msg, size_t msglen)
+    const char *sid, char *fp, size_t fplen, struct up_text *msg)
 {
 	LIBSSH2_KNOWNHOSTS *kh = NULL;
 	struct kh_lookup res = { .check = LIBSSH2_KNOWNHOST_CHECK_FAILURE };
@@ -188,7 +188,7 @@ up_knownhosts_check(LIBSSH2_SESSION *ssh, const char *file,
 	hash = (const unsigned char *)libssh2_hostkey_hash(ssh,
 	    LIBSSH2_HOSTKEY_HASH_SHA256);
 	if (key == NULL || hash == NULL) {
-		snprintf(msg, msglen, "%s", kb_log_tr(N_("the server's host key is not available")));
+		up_text_format(msg, N_("the server's host key is not available"));
 		return KB_ERR_KEY_INVALID;
 	}
 	up_fingerprint_format(hash, fp, fplen);
@@ -206,7 +206,7 @@ up_knownhosts_check(LIBSSH2_SESSION *ssh, const char *file,
 	}
 	if ((r = knownhost_lookup(ssh, file, name, key, keylen, keybit, &kh,
 	    &res)) != KB_OK) {
-		snprintf(msg, msglen, kb_log_tr(N_("cannot read known hosts file %s")), file);
+		up_text_format(msg, N_("cannot read known hosts file %s"), file);
 		goto out;
 	}
 
@@ -217,34 +217,42 @@ up_knownhosts_check(LIBSSH2_SESSION *ssh, const char *file,
 		r = KB_OK;
 		break;
 	case LIBSSH2_KNOWNHOST_CHECK_MISMATCH:
-		snprintf(msg, msglen, kb_log_tr(N_("the host key of %s has changed: %s "
+		up_text_format(msg, N_("the host key of %s has changed: %s "
 		    "expects %s, the server sent %s; if the change is expected, "
-		    "remove the old line from %s")), esc, file, res.known_fp, fp,
+		    "remove the old line from %s"), esc, file, res.known_fp, fp,
 		    file);
 		r = KB_ERR_KEY_INVALID;
 		break;
 	case LIBSSH2_KNOWNHOST_CHECK_NOTFOUND:
 		if (policy == KB_UP_HOSTKEY_STRICT || res.other_type) {
-			snprintf(msg, msglen, res.other_type ?
-			    kb_log_tr(N_("%s is known with another key type in %s; the "
-			    "server sent %s, which is refused")) :
-			    kb_log_tr(N_("the host key of %s is not in %s (server sent %s); "
-			    "add it or use hostkey_policy = accept-new")),
+			up_text_format(msg, res.other_type ?
+			    N_("%s is known with another key type in %s; the "
+			    "server sent %s, which is refused") :
+			    N_("the host key of %s is not in %s (server sent %s); "
+			    "add it or use hostkey_policy = accept-new"),
 			    esc, file, fp);
 			r = KB_ERR_KEY_INVALID;
 			break;
 		}
 		if ((r = knownhost_append(kh, file, name, key, keylen, keybit)) !=
 		    KB_OK) {
-			snprintf(msg, msglen, kb_log_tr(N_("cannot add the host key of %s to "
-			    "%s: %s")), esc, file, strerror(errno));
+#define APPEND_FAILED_MSGID	N_("cannot add the host key of %s to %s: %s")
+			int saved = errno;
+
+			/* Formatted twice: the system error text follows the locale too. */
+			snprintf(msg->en, sizeof(msg->en), APPEND_FAILED_MSGID, esc,
+			    file, up_strerror_en(saved));
+			snprintf(msg->log, sizeof(msg->log),
+			    kb_log_tr(APPEND_FAILED_MSGID), esc, file,
+			    up_strerror_log(saved));
 			break;
+#undef APPEND_FAILED_MSGID
 		}
 		kb_log(KB_LOG_INFO, sid, "upstream host key of %s added to %s: %s",
 		    esc, file, fp);
 		break;
 	default:
-		snprintf(msg, msglen, kb_log_tr(N_("cannot check the host key of %s")), esc);
+		up_text_format(msg, N_("cannot check the host key of %s"), esc);
 		r = KB_ERR_KEY_INVALID;
 		break;
 	}

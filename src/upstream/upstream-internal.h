@@ -28,6 +28,29 @@ int up_libssh2_init(void);
 int up_legacy_provider_load(void);
 
 /*
+ * A failure text twice: en in English whatever the locale, for the client,
+ * and log as the log shows it (kb_log_tr(): translated for the text log,
+ * English for the JSON stream).
+ */
+struct up_text {
+	char en[2048];
+	char log[2048];
+};
+
+/* Formats both texts of t from one English message id, marked with N_(). */
+void up_text_format(struct up_text *t, const char *msgid, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/*
+ * The description of errnum in English, whatever the locale (strerror_l()
+ * in the C locale). The pointer is valid until the next call.
+ */
+const char *up_strerror_en(int errnum);
+
+/* strerror() for the text log, which follows the locale; else up_strerror_en(). */
+const char *up_strerror_log(int errnum);
+
+/*
  * Checks the session's host key against the known_hosts file under the
  * given policy (accept-new adds and saves the key). Fills fp with the
  * key's "SHA256:..." fingerprint. On refusal writes why to msg (both
@@ -35,7 +58,7 @@ int up_legacy_provider_load(void);
  */
 int up_knownhosts_check(LIBSSH2_SESSION *ssh, const char *file,
     const char *host, unsigned int port, enum kb_up_hostkey_policy policy,
-    const char *sid, char *fp, size_t fplen, char *msg, size_t msglen);
+    const char *sid, char *fp, size_t fplen, struct up_text *msg);
 
 /* Writes "SHA256:" and the unpadded base64 of a 32-byte hash. */
 void up_fingerprint_format(const unsigned char *hash, char *out, size_t outlen);
@@ -111,7 +134,7 @@ struct kb_upstream {
 	unsigned int close_step;	/* progress of kb_up_close() */
 	/* A failure found inside a kb_up_* call, raised from the loop. */
 	int fail_err;
-	const char *fail_msg;	/* progress of kb_up_close() */
+	const char *fail_msgid;	/* English, marked with N_() */
 
 	char fingerprint[64];
 	char *banner;
@@ -135,7 +158,9 @@ char *up_alloc_copy(const char *s, size_t len);
 /* upstream.c */
 bool up_emit(struct kb_upstream *up, enum kb_up_event ev,
     const struct kb_up_event_info *info);
-bool up_fail(struct kb_upstream *up, int err, const char *message);
+/* up_fail() takes an English message id marked with N_(). */
+bool up_fail(struct kb_upstream *up, int err, const char *msgid);
+bool up_fail_text(struct kb_upstream *up, int err, const struct up_text *why);
 void up_arm(struct kb_upstream *up);
 void up_kick(struct kb_upstream *up);
 void up_timer_set(struct kb_upstream *up, unsigned int seconds);

@@ -12,6 +12,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <locale.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -27,10 +30,15 @@
 #include "kexbridge/upstream.h"
 #include "upstream-internal.h"
 
+/*
+ * English in debug lines and the JSON stream; the text log translates them
+ * where a sentence names the state a failure happened in.
+ */
 static const char *const state_names[] = {
-	"connecting", "handshake", "hostkey-check", "connected", "auth",
-	"ready", "channel-opening", "channel-request", "open", "closing",
-	"closed", "failed"
+	/* TRANSLATORS: upstream session states, shown in "upstream failed in %s". */
+	N_("connecting"), N_("handshake"), N_("hostkey-check"), N_("connected"),
+	N_("auth"), N_("ready"), N_("channel-opening"), N_("channel-request"),
+	N_("open"), N_("closing"), N_("closed"), N_("failed")
 };
 
 static const int method_ids[KB_UP_ALG_COUNT][2] = {
@@ -95,6 +103,39 @@ up_would_block(struct kb_upstream *up)
 	    libssh2_session_last_errno(up->ssh) == LIBSSH2_ERROR_EAGAIN;
 }
 
+void
+up_text_format(struct up_text *t, const char *msgid, ...)
+{
+	va_list ap, ap2;
+
+	va_start(ap, msgid);
+	va_copy(ap2, ap);
+	vsnprintf(t->en, sizeof(t->en), msgid, ap);
+	vsnprintf(t->log, sizeof(t->log), kb_log_tr(msgid), ap2);
+	va_end(ap2);
+	va_end(ap);
+}
+
+const char *
+up_strerror_en(int errnum)
+{
+	static locale_t c_locale;
+
+	/* "C" needs no locale files; newlocale() fails here only without memory. */
+	if (c_locale == (locale_t)0)
+		c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0);
+	if (c_locale == (locale_t)0)
+		return "system error";
+	return strerror_l(errnum, c_locale);
+}
+
+const char *
+up_strerror_log(int errnum)
+{
+	return kb_log_format() == KB_LOG_TEXT ? strerror(errnum) :
+	    up_strerror_en(errnum);
+}
+
 /* ------------------------------------------------------------------ */
 
 static void
@@ -157,16 +198,17 @@ up_emit(struct kb_upstream *up, enum kb_up_event ev,
 
 /* Ends the session: logs why, stops every event, raises FAILED. */
 bool
-up_fail(struct kb_upstream *up, int err, const char *message)
+up_fail_text(struct kb_upstream *up, int err, const struct up_text *why)
 {
-	struct kb_up_event_info info = { .err = err, .message = message };
+	struct kb_up_event_info info = { .err = err, .message = why->log,
+	    .message_en = why->en };
 	char esc[512];
 	const char *detail = up_last_error(up);
 
 	if (detail != NULL && *detail != '\0')
 		info.detail = kb_log_escape(esc, sizeof(esc), detail, strlen(detail));
 	kb_log(KB_LOG_INFO, up->sid, "upstream failed in %s: %s%s%s",
-	    kb_up_state_str(up->state), message,
+	    kb_log_tr(kb_up_state_str(up->state)), why->log,
 	    info.detail != NULL ? ": libssh2: " : "",
 	    info.detail != NULL ? info.detail : "");
 	up_set_state(up, KB_UP_FAILED);
@@ -175,6 +217,16 @@ up_fail(struct kb_upstream *up, int err, const char *message)
 	event_del(up->ev_timer);
 	up->io_armed = 0;
 	return up_emit(up, KB_UP_EV_FAILED, &info);
+}
+
+bool
+up_fail(struct kb_upstream *up, int err, const char *msgid)
+{
+	struct up_text why;
+
+	snprintf(why.en, sizeof(why.en), "%s", msgid);
+	snprintf(why.log, sizeof(why.log), "%s", kb_log_tr(msgid));
+	return up_fail_text(up, err, &why);
 }
 
 /* ------------------------------------------------------------------ */
@@ -203,12 +255,12 @@ up_on_timeout(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	up_fail(up, KB_ERR_TIMEOUT, up->state == KB_UP_CONNECTING ?
-	    kb_log_tr(N_("timed out connecting to the upstream")) :
+	    N_("timed out connecting to the upstream") :
 	    up->state == KB_UP_HANDSHAKE ?
-	    kb_log_tr(N_("timed out in the SSH handshake with the upstream")) :
+	    N_("timed out in the SSH handshake with the upstream") :
 	    up->state == KB_UP_AUTH ?
-	    kb_log_tr(N_("timed out authenticating to the upstream")) :
-	    kb_log_tr(N_("the upstream did not answer in time")));
+	    N_("timed out authenticating to the upstream") :
+	    N_("the upstream did not answer in time"));
 }
 
 void
@@ -389,11 +441,16 @@ up_step_connect(struct kb_upstream *up)
 	if (soerr == EINPROGRESS || soerr == EALREADY)
 		return true;
 	if (soerr != 0) {
-		char msg[256];
+#define CONNECT_FAILED_MSGID	N_("cannot connect to %s port %u: %s")
+		struct up_text why;
 
-		snprintf(msg, sizeof(msg), kb_log_tr(N_("cannot connect to %s port %u: %s")),
-		    up->host, up->port, strerror(soerr));
-		return up_fail(up, KB_ERR_CONNECT_FAILED, msg);
+		/* Formatted twice: the system error text follows the locale too. */
+		snprintf(why.en, sizeof(why.en), CONNECT_FAILED_MSGID, up->host,
+		    up->port, up_strerror_en(soerr));
+		snprintf(why.log, sizeof(why.log), kb_log_tr(CONNECT_FAILED_MSGID),
+		    up->host, up->port, up_strerror_log(soerr));
+		return up_fail_text(up, KB_ERR_CONNECT_FAILED, &why);
+#undef CONNECT_FAILED_MSGID
 	}
 	kb_log(KB_LOG_DEBUG, up->sid, "upstream TCP connected");
 	up_set_state(up, KB_UP_HANDSHAKE);
@@ -419,20 +476,20 @@ up_log_methods(struct kb_upstream *up)
 static bool
 up_step_handshake(struct kb_upstream *up)
 {
-	char msg[1024];
+	struct up_text why;
 	const char *banner;
 	int rc;
 
 	rc = libssh2_session_handshake(up->ssh, up->fd);
 	if (rc == LIBSSH2_ERROR_EAGAIN)
 		return true;
-	if (rc != 0)
-		return up_fail(up, rc == LIBSSH2_ERROR_KEX_FAILURE ?
-		    KB_ERR_NO_MATCH : KB_ERR_KEX_FAILED, rc ==
-		    LIBSSH2_ERROR_KEX_FAILURE ? kb_log_tr(N_("key exchange with the "
+	if (rc == LIBSSH2_ERROR_KEX_FAILURE)
+		return up_fail(up, KB_ERR_NO_MATCH, N_("key exchange with the "
 		    "upstream failed; most often the upstream and the algorithm "
-		    "lists of this route have no method in common")) :
-		    kb_log_tr(N_("the SSH handshake with the upstream failed")));
+		    "lists of this route have no method in common"));
+	if (rc != 0)
+		return up_fail(up, KB_ERR_KEX_FAILED,
+		    N_("the SSH handshake with the upstream failed"));
 
 	if ((banner = libssh2_session_banner_get(up->ssh)) != NULL)
 		up->banner = strdup(banner);
@@ -442,8 +499,8 @@ up_step_handshake(struct kb_upstream *up)
 	/* Check the host key before anything secret is sent. */
 	if (up_knownhosts_check(up->ssh, up->known_hosts, up->host, up->port,
 	    up->policy, up->sid, up->fingerprint, sizeof(up->fingerprint),
-	    msg, sizeof(msg)) != KB_OK)
-		return up_fail(up, KB_ERR_KEY_INVALID, msg);
+	    &why) != KB_OK)
+		return up_fail_text(up, KB_ERR_KEY_INVALID, &why);
 
 	event_del(up->ev_timer);
 	up_set_state(up, KB_UP_CONNECTED);
@@ -457,7 +514,7 @@ up_step(struct kb_upstream *up)
 	bool alive = true;
 
 	if (up->fail_err != 0 && up->state != KB_UP_FAILED) {
-		up_fail(up, up->fail_err, up->fail_msg);
+		up_fail(up, up->fail_err, up->fail_msgid);
 		return;
 	}
 	switch (up->state) {

@@ -271,12 +271,13 @@ auth_refused(struct kb_upstream *up, enum up_auth_kind kind)
 	    ++k->rounds <= KBDINT_LEARN_MAX)
 		return auth_emit_prompts(up);
 
-	info.message = kind == UP_AUTH_PASSWORD ?
-	    kb_log_tr(N_("the upstream refused the password")) :
+	info.message_en = kind == UP_AUTH_PASSWORD ?
+	    N_("the upstream refused the password") :
 	    k->rounds > KBDINT_LEARN_MAX ?
-	    kb_log_tr(N_("the upstream asked different keyboard-interactive prompts "
-	    "each time")) :
-	    kb_log_tr(N_("the upstream refused the keyboard-interactive answers"));
+	    N_("the upstream asked different keyboard-interactive prompts "
+	    "each time") :
+	    N_("the upstream refused the keyboard-interactive answers");
+	info.message = kb_log_tr(info.message_en);
 	kb_log(KB_LOG_INFO, up->sid, "upstream authentication failed: %s",
 	    info.message);
 	return up_emit(up, KB_UP_EV_AUTH_FAILED, &info);
@@ -312,5 +313,5 @@ up_step_auth(struct kb_upstream *up)
 		return auth_refused(up, kind);
 	}
 	return up_fail(up, KB_ERR_CONNECTION_CLOSED,
-	    kb_log_tr(N_("the upstream connection failed during authentication")));
+	    N_("the upstream connection failed during authentication"));
 }

@@ -65,12 +65,17 @@ kb_up_channel_subsystem(struct kb_upstream *up, const char *name)
 	return channel_begin(up, "subsystem", name, strlen(name));
 }
 
-/* Refused open or request: the session stays usable for another try. */
+/*
+ * Refused open or request: the session stays usable for another try.
+ * msgid is English, marked with N_().
+ */
 static bool
-channel_refused(struct kb_upstream *up, const char *message)
+channel_refused(struct kb_upstream *up, const char *msgid)
 {
+	const char *message = kb_log_tr(msgid);
 	struct kb_up_event_info info = { .err = KB_ERR_UNEXPECTED_MESSAGE,
-	    .message = message, .detail = up_last_error(up) };
+	    .message = message, .message_en = msgid,
+	    .detail = up_last_error(up) };
 
 	/*
 	 * TODO: the refused channel is left to libssh2_session_free(); freeing
@@ -95,9 +100,9 @@ up_step_channel_open(struct kb_upstream *up)
 		if (libssh2_session_last_errno(up->ssh) ==
 		    LIBSSH2_ERROR_CHANNEL_FAILURE)
 			return channel_refused(up,
-			    kb_log_tr(N_("the upstream refused to open a session channel")));
+			    N_("the upstream refused to open a session channel"));
 		return up_fail(up, KB_ERR_CONNECTION_CLOSED,
-		    kb_log_tr(N_("the upstream connection failed opening a channel")));
+		    N_("the upstream connection failed opening a channel"));
 	}
 	up_set_state(up, KB_UP_CHANNEL_REQUEST);
 	return up_step_channel_request(up);
@@ -116,11 +121,11 @@ up_step_channel_request(struct kb_upstream *up)
 		return true;
 	if (rc == LIBSSH2_ERROR_CHANNEL_REQUEST_DENIED)
 		return channel_refused(up, strcmp(up->request, "exec") == 0 ?
-		    kb_log_tr(N_("the upstream refused to run the command")) :
-		    kb_log_tr(N_("the upstream refused the subsystem")));
+		    N_("the upstream refused to run the command") :
+		    N_("the upstream refused the subsystem"));
 	if (rc != 0)
 		return up_fail(up, KB_ERR_CONNECTION_CLOSED,
-		    kb_log_tr(N_("the upstream connection failed starting the command")));
+		    N_("the upstream connection failed starting the command"));
 
 	kb_log(KB_LOG_INFO, up->sid, "upstream channel open: %s \"%s\"",
 	    up->request, kb_log_escape(esc, sizeof(esc), up->request_arg,
@@ -130,13 +135,16 @@ up_step_channel_request(struct kb_upstream *up)
 	return up_emit(up, KB_UP_EV_CHANNEL_READY, NULL);
 }
 
-/* Notes a failure found inside a kb_up_* call; the loop raises FAILED. */
+/*
+ * Notes a failure found inside a kb_up_* call; the loop raises FAILED.
+ * msgid is English, marked with N_().
+ */
 static int
-channel_fail_later(struct kb_upstream *up, const char *message)
+channel_fail_later(struct kb_upstream *up, const char *msgid)
 {
 	if (up->fail_err == 0) {
 		up->fail_err = KB_ERR_CONNECTION_CLOSED;
-		up->fail_msg = message;
+		up->fail_msgid = msgid;
 	}
 	up_kick(up);
 	return KB_ERR_CONNECTION_CLOSED;
@@ -172,7 +180,7 @@ kb_up_write(struct kb_upstream *up, const void *buf, size_t len)
 	}
 	if (rc < 0)
 		return channel_fail_later(up,
-		    kb_log_tr(N_("the upstream connection failed sending data")));
+		    N_("the upstream connection failed sending data"));
 	/*
 	 * libssh2 reads incoming packets inside a write, so data may now wait
 	 * in libssh2 with the socket drained: report it from the loop.
@@ -201,7 +209,7 @@ kb_up_read(struct kb_upstream *up, int stream, void *buf, size_t len)
 		return 0;
 	}
 	return channel_fail_later(up,
-	    kb_log_tr(N_("the upstream connection failed receiving data")));
+	    N_("the upstream connection failed receiving data"));
 }
 
 int
@@ -229,8 +237,10 @@ channel_report_exit(struct kb_upstream *up)
 	    NULL, NULL);
 	if (sig != NULL) {
 		info.exit_signal = sig;
+		/* The server's own text, escaped: the same for log and client. */
 		info.message = msg != NULL ? kb_log_escape(esc, sizeof(esc), msg,
 		    strlen(msg)) : NULL;
+		info.message_en = info.message;
 		kb_log(KB_LOG_INFO, up->sid, "upstream command killed by "
 		    "signal %s", kb_log_escape(esc, sizeof(esc), sig, strlen(sig)));
 		alive = up_emit(up, KB_UP_EV_EXIT_SIGNAL, &info);
@@ -302,14 +312,14 @@ up_step_open(struct kb_upstream *up)
 			up->eof_pending = false;
 		else if (!rc_not_now(rc))
 			return up_fail(up, KB_ERR_CONNECTION_CLOSED,
-			    kb_log_tr(N_("the upstream connection failed sending EOF")));
+			    N_("the upstream connection failed sending EOF"));
 	}
 
 	/* Take in what arrived, without taking data out of libssh2. */
 	rc = libssh2_channel_read_ex(up->channel, 0, none, 0);
 	if (rc < 0 && !rc_not_now(rc))
 		return up_fail(up, KB_ERR_CONNECTION_CLOSED,
-		    kb_log_tr(N_("the upstream connection failed receiving data")));
+		    N_("the upstream connection failed receiving data"));
 	return channel_report(up);
 }
 

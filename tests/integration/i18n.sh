@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Messages are translated: with LANG=ja_JP.UTF-8 and the Japanese catalog
 # built from po/ja.po, --help and probe's failure report are Japanese; with
-# LANG=C they are English. KEXBRIDGE_LOCALEDIR points kexbridge at the
+# LANG=C they are English. What goes on the wire stays English: a bridge's
+# SSH_MSG_DISCONNECT text is ASCII in ja_JP.UTF-8 too. KEXBRIDGE_LOCALEDIR points kexbridge at the
 # catalog in the test's temp folder, so nothing needs to be installed.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -66,5 +67,55 @@ kb_assert_match "$out" 'KexAlgorithms' "the sshd_config keyword stays untranslat
 kb_in_locale C probe --timeout 5 --profile ucsm-4.0 "127.0.0.1:$SSHD_PORT"
 kb_assert_eq "$status" 1 "probe in C exits 1"
 assert_japanese "$out" no "probe in C is English"
+
+# A bridge in ja_JP.UTF-8 with a text log: its log is Japanese, but the
+# SSH_MSG_DISCONNECT text the client gets must be English, with the English
+# system error, whatever the locale. The upstream port has no listener, so
+# the connect fails after the client sends its password. No account is
+# needed, and kb_cleanup still checks that the password reached no log.
+closed=$(kb_free_port)
+bridge_port=$(kb_free_port)
+mkdir -p "$KB_TMP/bridge-state"
+chmod 700 "$KB_TMP/bridge-state"
+KB_PASSWORD_FILE="$KB_TMP/password"
+(umask 077 && head -c 32 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 20 \
+    >"$KB_PASSWORD_FILE")
+KB_ASKPASS="$KB_TMP/askpass.sh"
+printf '#!/bin/sh\nexec cat %q\n' "$KB_PASSWORD_FILE" >"$KB_ASKPASS"
+chmod 700 "$KB_ASKPASS"
+head -c 1024 /dev/urandom >"$KB_TMP/small"
+
+LANG=ja_JP.UTF-8 LC_ALL='' LC_MESSAGES='' LANGUAGE='' \
+    KEXBRIDGE_LOCALEDIR="$KB_TMP/locale" \
+    kb_start_kexbridge bridge-ja "$bridge_port" --mode bridge \
+    --listen "127.0.0.1:$bridge_port" --upstream "127.0.0.1:$closed" \
+    --state-dir "$KB_TMP/bridge-state" --log-format text
+# The client runs in the C locale, where OpenSSH shows each byte outside
+# ASCII as a backslash and three octal digits.
+status=0
+LC_ALL=C kb_openssh scp -O "${KB_FI_OPTS[@]}" -P "$bridge_port" "$KB_TMP/small" \
+    "kbnobody@127.0.0.1:unreachable" 2>"$KB_TMP/scp-ja.err" || status=$?
+# OpenSSH ends its messages with CR LF.
+disconnect=$(grep -i 'disconnect' "$KB_TMP/scp-ja.err" | head -n 1 | tr -d '\r')
+kb_say "bridged scp to a closed port: $disconnect"
+if [ "$status" -ne 0 ] && [ "$status" -ne 124 ]; then
+	kb_pass "bridged scp to a closed port fails (exit $status)"
+else
+	kb_fail "bridged scp to a closed port: exit status $status, expected a failure"
+fi
+kb_assert_match "$disconnect" "kexbridge: upstream 127\\.0\\.0\\.1:$closed: " \
+    "the DISCONNECT text names the upstream"
+kb_assert_match "$disconnect" 'Connection refused' \
+    "the DISCONNECT text has the English system error"
+kb_assert_no_match "$disconnect" '\\[0-7]{3}' \
+    "the DISCONNECT text has no backslash-octal escapes"
+if LC_ALL=C grep -q '[^ -~]' <<<"$disconnect"; then
+	kb_fail "the DISCONNECT text is not printable ASCII: $disconnect"
+else
+	kb_pass "the DISCONNECT text is printable ASCII"
+fi
+kb_wait_log "$KB_TMP/bridge-ja.log" "127.0.0.1:$closed" 10 || true
+assert_japanese "$(grep -F "127.0.0.1:$closed" "$KB_TMP/bridge-ja.log" |
+    grep -v 'listen' || true)" yes "the bridge's text log about the failure stays Japanese"
 
 kb_finish
