@@ -3,9 +3,11 @@
 # message, and are logged without secrets:
 #   - a wrong password: authentication fails, the log names the user and
 #     the outcome;
-#   - an unreachable upstream (closed port): an SSH_MSG_DISCONNECT text;
+#   - an unreachable upstream (closed port): an English SSH_MSG_DISCONNECT
+#     text with the cause, and a warn-level log line;
 #   - a changed upstream host key under hostkey-policy strict: refused, and
-#     the log shows both fingerprints (the matching key is accepted);
+#     an error-level log line shows both fingerprints (the matching key is
+#     accepted);
 #   - the upstream sshd session killed during a 200 MiB upload;
 #   - a full disk upstream (a 2 MiB tmpfs): scp and sftp report the error;
 #   - shells, PTYs, other commands and port forwarding are rejected;
@@ -71,7 +73,8 @@ kb_assert_match "$(client_err)" 'permission denied' "wrong password: the client 
 kb_wait_log "$log" "authentication of user $KB_USER failed" 10 || true
 kb_assert_match "$(grep -F "$KB_USER" "$log" | grep -i 'fail' | head -n 3)" \
     "user $KB_USER failed" "wrong password: the log names the user and the failure"
-kb_assert_record "$(last_record "$log")" "wrong password" "user=$KB_USER" exit=nonzero
+kb_assert_record "$(last_record "$log")" "wrong password" "user=$KB_USER" exit=nonzero \
+    auth=failed
 
 # --- Upstream unreachable -------------------------------------------------
 closed=$(kb_free_port)
@@ -80,8 +83,14 @@ client scp "$KB_PORT" -O "$KB_TMP/small" "$dest:unreachable"
 assert_failed "unreachable upstream"
 kb_assert_match "$(client_err)" "disconnect.*(upstream|127\\.0\\.0\\.1:$closed)" \
     "unreachable upstream: the client shows the disconnect text ($(client_err))"
+kb_assert_match "$(client_err)" "disconnect.*cannot connect to 127\\.0\\.0\\.1 port $closed: Connection refused" \
+    "unreachable upstream: the disconnect text has the cause in English"
 kb_assert_match "$(grep -F "127.0.0.1:$closed" "$KB_LOG" | grep -iv 'listening on' | head -n 3)" \
     'cannot connect|connection refused' "unreachable upstream: the log says why"
+kb_assert_match "$(grep -F 'failed before login' "$KB_LOG" || true)" '"level":"warn"' \
+    "unreachable upstream: the failure is logged at warn level"
+kb_assert_record "$(last_record "$KB_LOG")" "unreachable upstream" auth=none \
+    reason=upstream_failed closed_by=server
 
 # --- Upstream host key changed (strict) -----------------------------------
 server_pub="$KB_TMP/sshd-legacy/host_rsa.pub"
@@ -98,18 +107,21 @@ kb_start_bridge strict-good "$SSHD_PORT" --hostkey-policy strict \
 client scp "$KB_PORT" -O "$KB_TMP/small" "$dest:strict-good"
 kb_assert_eq "$rc" 0 "strict policy, known key: the upload succeeds ($(client_err))"
 kb_assert_same_file "$KB_TMP/small" "$KB_HOME/strict-good" "strict policy, known key"
+kb_assert_record "$(last_record "$KB_LOG")" "strict policy, known key" auth=ok exit=0
 
 kb_start_bridge strict-changed "$SSHD_PORT" --hostkey-policy strict \
     --known-hosts "$KB_TMP/known_hosts.changed"
 client scp "$KB_PORT" -O "$KB_TMP/small" "$dest:strict-changed"
 assert_failed "changed host key"
 [ -e "$KB_HOME/strict-changed" ] && kb_fail "changed host key: the file was written anyway"
-kb_assert_match "$(client_err)" 'disconnect.*host key' \
+kb_assert_match "$(client_err)" 'disconnect.*host key verification failed' \
     "changed host key: the client is told ($(client_err))"
 kb_assert_no_match "$(client_err)" 'known_hosts|SHA256:' \
     "changed host key: the client sees no local path and no fingerprint"
 kb_assert_match "$(grep -F "$server_fp" "$KB_LOG" || true)" "${other_fp//+/\\+}" \
     "changed host key: one log line has both $server_fp (server) and $other_fp (known)"
+kb_assert_match "$(grep -F "$server_fp" "$KB_LOG" | grep -F "$other_fp" || true)" \
+    '"level":"error"' "changed host key: the refusal is logged at error level"
 kb_assert_eq "$(cat "$KB_TMP/known_hosts.changed")" \
     "[127.0.0.1]:$SSHD_PORT $(cut -d' ' -f1,2 "$KB_TMP/other_rsa.pub")" \
     "changed host key: known_hosts is left as it was"
