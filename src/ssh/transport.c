@@ -175,18 +175,71 @@ transport_send_disconnect(struct kb_transport *t, uint32_t reason, const char *d
 }
 
 int
+transport_fail_texts(struct kb_transport *t, int err, uint32_t reason, const char *wire,
+    const char *text)
+{
+	if (t->phase == PHASE_CLOSED)
+		return err;
+	snprintf(t->error_text, sizeof(t->error_text), "%s", text);
+	t->error = err;
+	(void)transport_send_disconnect(t, reason, wire);
+	return err;
+}
+
+/*
+ * Formats fmt twice: as it is, in English, for the client, and translated
+ * for error_text, which the log shows. With with_err, ": " and err's text
+ * follow.
+ */
+static int
+transport_vfail(struct kb_transport *t, int err, uint32_t reason, bool with_err,
+    const char *fmt, va_list ap)
+{
+	char wire[TRANSPORT_ERROR_TEXT_MAX], text[TRANSPORT_ERROR_TEXT_MAX];
+	size_t wlen, tlen;
+	va_list ap2;
+
+	va_copy(ap2, ap);
+	vsnprintf(wire, sizeof(wire), fmt, ap);
+	vsnprintf(text, sizeof(text), _(fmt), ap2);
+	va_end(ap2);
+	if (with_err) {
+		wlen = strlen(wire);
+		tlen = strlen(text);
+		snprintf(wire + wlen, sizeof(wire) - wlen, ": %s", kb_err_msgid(err));
+		snprintf(text + tlen, sizeof(text) - tlen, ": %s", kb_err_str(err));
+	}
+	return transport_fail_texts(t, err, reason, wire, text);
+}
+
+int
+transport_fail_code(struct kb_transport *t, int err, uint32_t reason)
+{
+	return transport_fail_texts(t, err, reason, kb_err_msgid(err), kb_err_str(err));
+}
+
+int
 transport_fail(struct kb_transport *t, int err, uint32_t reason, const char *fmt, ...)
 {
 	va_list ap;
+	int r;
 
-	if (t->phase == PHASE_CLOSED)
-		return err;
 	va_start(ap, fmt);
-	vsnprintf(t->error_text, sizeof(t->error_text), fmt, ap);
+	r = transport_vfail(t, err, reason, false, fmt, ap);
 	va_end(ap);
-	t->error = err;
-	(void)transport_send_disconnect(t, reason, t->error_text);
-	return err;
+	return r;
+}
+
+int
+transport_fail_err(struct kb_transport *t, int err, uint32_t reason, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = transport_vfail(t, err, reason, true, fmt, ap);
+	va_end(ap);
+	return r;
 }
 
 /* RFC 4253 section 11.1: the client leaves, and we keep its reason and escaped text. */
@@ -200,8 +253,8 @@ recv_msg_disconnect(struct kb_transport *t, const uint8_t *payload, size_t len)
 	int r;
 
 	if ((r = kb_packet_parse_disconnect(payload, len, &reason, &desc, &desc_len)) != 0)
-		return transport_fail(t, r, SSH_DISCONNECT_PROTOCOL_ERROR,
-		    _("invalid DISCONNECT message: %s"), kb_err_str(r));
+		return transport_fail_err(t, r, SSH_DISCONNECT_PROTOCOL_ERROR,
+		    N_("invalid DISCONNECT message"));
 	transport_escape(text, sizeof(text), desc, desc_len);
 	snprintf(t->error_text, sizeof(t->error_text),
 	    _("client disconnected with reason %u: %s"), (unsigned int)reason, text);
@@ -241,15 +294,15 @@ recv_msg_unimplemented(struct kb_transport *t, const uint8_t *payload, size_t le
 	int r;
 
 	if ((msg = kb_buf_from(payload, len)) == NULL)
-		return transport_fail(t, KB_ERR_ALLOC_FAIL, SSH_DISCONNECT_BY_APPLICATION,
-		    "%s", kb_err_str(KB_ERR_ALLOC_FAIL));
+		return transport_fail_code(t, KB_ERR_ALLOC_FAIL,
+		    SSH_DISCONNECT_BY_APPLICATION);
 	r = kb_buf_consume(msg, 1);
 	if (r == 0)
 		r = kb_buf_get_u32(msg, &seqnr);
 	kb_buf_free(msg);
 	if (r != 0)
-		return transport_fail(t, r, SSH_DISCONNECT_PROTOCOL_ERROR,
-		    _("invalid UNIMPLEMENTED message: %s"), kb_err_str(r));
+		return transport_fail_err(t, r, SSH_DISCONNECT_PROTOCOL_ERROR,
+		    N_("invalid UNIMPLEMENTED message"));
 	t->counters.unimplemented_received++;
 	t->counters.last_unimplemented_seqnr = seqnr;
 	return KB_OK;
@@ -268,8 +321,8 @@ send_msg_unimplemented(struct kb_transport *t, uint32_t seqnr)
 	msg[3] = (uint8_t)(seqnr >> 8);
 	msg[4] = (uint8_t)seqnr;
 	if ((r = transport_send_payload(t, msg, sizeof(msg))) != 0)
-		return transport_fail(t, r, SSH_DISCONNECT_BY_APPLICATION,
-		    _("cannot send UNIMPLEMENTED: %s"), kb_err_str(r));
+		return transport_fail_err(t, r, SSH_DISCONNECT_BY_APPLICATION,
+		    N_("cannot send UNIMPLEMENTED"));
 	t->counters.unimplemented_sent++;
 	return KB_OK;
 }
@@ -292,25 +345,25 @@ recv_msg_service_request(struct kb_transport *t, const uint8_t *payload, size_t 
 	int r;
 
 	if ((msg = kb_buf_from(payload, len)) == NULL)
-		return transport_fail(t, KB_ERR_ALLOC_FAIL, SSH_DISCONNECT_BY_APPLICATION,
-		    "%s", kb_err_str(KB_ERR_ALLOC_FAIL));
+		return transport_fail_code(t, KB_ERR_ALLOC_FAIL,
+		    SSH_DISCONNECT_BY_APPLICATION);
 	if ((r = kb_buf_consume(msg, 1)) == 0 &&
 	    (r = kb_buf_get_string_direct(msg, &name, &name_len)) == 0)
 		r = kb_buf_expect_end(msg);
 	kb_buf_free(msg);
 	if (r != 0)
-		return transport_fail(t, r, SSH_DISCONNECT_PROTOCOL_ERROR,
-		    _("invalid SERVICE_REQUEST message: %s"), kb_err_str(r));
+		return transport_fail_err(t, r, SSH_DISCONNECT_PROTOCOL_ERROR,
+		    N_("invalid SERVICE_REQUEST message"));
 
 	if (name_len != 12 || memcmp(name, "ssh-userauth", 12) != 0) {
 		transport_escape(text, sizeof(text), name, name_len);
 		return transport_fail(t, KB_ERR_UNEXPECTED_MESSAGE,
 		    SSH_DISCONNECT_SERVICE_NOT_AVAILABLE,
-		    _("service \"%s\" not available"), text);
+		    N_("service \"%s\" not available"), text);
 	}
 	if ((r = transport_send_payload(t, accept, sizeof(accept))) != 0)
-		return transport_fail(t, r, SSH_DISCONNECT_BY_APPLICATION,
-		    _("cannot send SERVICE_ACCEPT: %s"), kb_err_str(r));
+		return transport_fail_err(t, r, SSH_DISCONNECT_BY_APPLICATION,
+		    N_("cannot send SERVICE_ACCEPT"));
 	t->phase = PHASE_OPEN;
 	return KB_OK;
 }
@@ -322,8 +375,7 @@ transport_pass_up(struct kb_transport *t, const uint8_t *payload, size_t len)
 
 	kb_buf_reset(t->pending);
 	if ((r = kb_buf_put(t->pending, payload, len)) != 0)
-		return transport_fail(t, r, SSH_DISCONNECT_BY_APPLICATION,
-		    "%s", kb_err_str(r));
+		return transport_fail_code(t, r, SSH_DISCONNECT_BY_APPLICATION);
 	t->has_pending = true;
 	t->pending_seqnr = t->recv_seqnr;
 	return KB_OK;
@@ -353,10 +405,10 @@ transport_dispatch(struct kb_transport *t, const uint8_t *payload, size_t len)
 	if (t->strict && t->initial)
 		return transport_fail(t, KB_ERR_UNEXPECTED_MESSAGE,
 		    SSH_DISCONNECT_PROTOCOL_ERROR,
-		    _("strict key exchange violated: message %u is not allowed during the first key exchange (sequence number %u)"),
+		    N_("strict key exchange violated: message %u is not allowed during the first key exchange (sequence number %u)"),
 		    (unsigned int)type, (unsigned int)t->recv_seqnr);
 	return transport_fail(t, KB_ERR_UNEXPECTED_MESSAGE, SSH_DISCONNECT_PROTOCOL_ERROR,
-	    _("message %u is not allowed at this point (sequence number %u)"),
+	    N_("message %u is not allowed at this point (sequence number %u)"),
 	    (unsigned int)type, (unsigned int)t->recv_seqnr);
 }
 
@@ -377,13 +429,13 @@ transport_process(struct kb_transport *t)
 			return KB_OK;
 		if (r == KB_ERR_MAC_INVALID)
 			return transport_fail(t, r, SSH_DISCONNECT_MAC_ERROR,
-			    _("packet %u failed its integrity check"), (unsigned int)seqnr);
+			    N_("packet %u failed its integrity check"), (unsigned int)seqnr);
 		if (r != 0)
-			return transport_fail(t, r, SSH_DISCONNECT_PROTOCOL_ERROR,
-			    _("invalid packet %u: %s"), (unsigned int)seqnr, kb_err_str(r));
+			return transport_fail_err(t, r, SSH_DISCONNECT_PROTOCOL_ERROR,
+			    N_("invalid packet %u"), (unsigned int)seqnr);
 		if (kb_buf_len(t->scratch) == 0)
 			return transport_fail(t, KB_ERR_PACKET_TOO_SMALL,
-			    SSH_DISCONNECT_PROTOCOL_ERROR, _("empty packet %u"),
+			    SSH_DISCONNECT_PROTOCOL_ERROR, N_("empty packet %u"),
 			    (unsigned int)seqnr);
 		transport_count_packet(t, KB_DIR_IN, before - kb_buf_len(t->in));
 		t->recv_seqnr = seqnr;
@@ -509,9 +561,8 @@ transport_feed_version(struct kb_transport *t, const uint8_t *data, size_t len,
 	if (r != 0) {
 		transport_escape(text, sizeof(text), (const uint8_t *)t->reader.line,
 		    t->reader.line_len < KB_VERSION_MAX ? t->reader.line_len : KB_VERSION_MAX);
-		return transport_fail(t, r, SSH_DISCONNECT_PROTOCOL_ERROR,
-		    _("invalid identification line from the client (%s): \"%s\""),
-		    kb_err_str(r), text);
+		return transport_fail_err(t, r, SSH_DISCONNECT_PROTOCOL_ERROR,
+		    N_("invalid identification line from the client \"%s\""), text);
 	}
 	t->have_client_version = true;
 	t->phase = PHASE_KEXINIT;
@@ -545,8 +596,7 @@ kb_transport_feed(struct kb_transport *t, const uint8_t *data, size_t len)
 	}
 	if (consumed < len &&
 	    (r = kb_buf_put(t->in, data + consumed, len - consumed)) != 0)
-		return transport_fail(t, r, SSH_DISCONNECT_BY_APPLICATION,
-		    "%s", kb_err_str(r));
+		return transport_fail_code(t, r, SSH_DISCONNECT_BY_APPLICATION);
 	return transport_process(t);
 }
 
@@ -604,8 +654,8 @@ transport_flush_queue(struct kb_transport *t)
 	while (kb_buf_len(t->queue) > 0) {
 		if ((r = kb_buf_get_string_direct(t->queue, &msg, &len)) != 0 ||
 		    (r = transport_send_payload(t, msg, len)) != 0)
-			return transport_fail(t, r, SSH_DISCONNECT_BY_APPLICATION,
-			    _("cannot send queued messages: %s"), kb_err_str(r));
+			return transport_fail_err(t, r, SSH_DISCONNECT_BY_APPLICATION,
+			    N_("cannot send queued messages"));
 	}
 	kb_buf_reset(t->queue);
 	return KB_OK;
@@ -641,8 +691,8 @@ kb_transport_send(struct kb_transport *t, const uint8_t *payload, size_t len)
 	if (kb_buf_len(t->out) + len + TRANSPORT_PACKET_OVERHEAD > TRANSPORT_OUTPUT_MAX)
 		return KB_ERR_BUFFER_LIMIT;
 	if ((r = transport_send_payload(t, payload, len)) != 0)
-		return transport_fail(t, r, SSH_DISCONNECT_BY_APPLICATION,
-		    _("cannot send a message: %s"), kb_err_str(r));
+		return transport_fail_err(t, r, SSH_DISCONNECT_BY_APPLICATION,
+		    N_("cannot send a message"));
 	return KB_OK;
 }
 

@@ -169,9 +169,20 @@ int transport_flush_queue(struct kb_transport *t);
 /*
  * Records err with a formatted, already escaped text, sends
  * SSH_MSG_DISCONNECT with reason and moves to CLOSED. Returns err.
+ * fmt is an untranslated N_() message: the client gets it in English,
+ * whatever the locale, and error_text (for the log) gets its translation.
+ * Arguments must not be translated text.
  */
 int transport_fail(struct kb_transport *t, int err, uint32_t reason, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* As transport_fail(), followed by ": " and err's text. */
+int transport_fail_err(struct kb_transport *t, int err, uint32_t reason, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* As transport_fail(), with err's text alone. */
+int transport_fail_code(struct kb_transport *t, int err, uint32_t reason);
+/* As transport_fail(), with the client's text and the log's text given. */
+int transport_fail_texts(struct kb_transport *t, int err, uint32_t reason, const char *wire,
+    const char *text);
 /* Copies the peer-supplied bytes into dst with kb_log_escape(). */
 const char *transport_escape(char *dst, size_t dstlen, const uint8_t *src, size_t len);
 

@@ -237,7 +237,7 @@ static int
 kex_fail_negotiation(struct kb_transport *t)
 {
 	const struct kb_namelist *offer;
-	char text[256];
+	char text[256], wire[TRANSPORT_ERROR_TEXT_MAX], tr[TRANSPORT_ERROR_TEXT_MAX];
 	int cat;
 
 	for (cat = 0; cat < KB_CAT_NEGOTIATED; cat++) {
@@ -248,9 +248,12 @@ kex_fail_negotiation(struct kb_transport *t)
 		cat = KB_CAT_KEX;
 	offer = &t->peer.lists[cat];
 	transport_escape(text, sizeof(text), (const uint8_t *)offer->raw, offer->raw_len);
-	return transport_fail(t, KB_ERR_NO_MATCH, SSH_DISCONNECT_KEY_EXCHANGE_FAILED,
-	    _("no matching %s algorithm; the client offered \"%s\""),
+	snprintf(wire, sizeof(wire), "no matching %s algorithm; the client offered \"%s\"",
+	    category_names[cat], text);
+	snprintf(tr, sizeof(tr), _("no matching %s algorithm; the client offered \"%s\""),
 	    _(category_names[cat]), text);
+	return transport_fail_texts(t, KB_ERR_NO_MATCH, SSH_DISCONNECT_KEY_EXCHANGE_FAILED,
+	    wire, tr);
 }
 
 /* Looks up the agreed algorithms, which all come from our own offer. */
@@ -300,7 +303,7 @@ kex_start(struct kb_transport *t)
 		return kex_fail_negotiation(t);
 	if ((r = kex_choose_algorithms(t)) != 0)
 		return transport_fail(t, r, SSH_DISCONNECT_KEY_EXCHANGE_FAILED,
-		    _("agreed algorithm not implemented"));
+		    N_("agreed algorithm not implemented"));
 
 	memset(&params, 0, sizeof(params));
 	params.client_version = t->client_version.line;
@@ -314,11 +317,11 @@ kex_start(struct kb_transport *t)
 	params.moduli = t->moduli;
 	if (params.hostkey == NULL)
 		return transport_fail(t, KB_ERR_INTERNAL, SSH_DISCONNECT_KEY_EXCHANGE_FAILED,
-		    _("no host key for the agreed algorithm"));
+		    N_("no host key for the agreed algorithm"));
 	if ((r = kb_kex_server_new(kb_kex_lookup(t->neg.chosen[KB_CAT_KEX]), &params,
 	    &t->kex)) != 0)
-		return transport_fail(t, r, SSH_DISCONNECT_KEY_EXCHANGE_FAILED,
-		    _("cannot start the key exchange: %s"), kb_err_str(r));
+		return transport_fail_err(t, r, SSH_DISCONNECT_KEY_EXCHANGE_FAILED,
+		    N_("cannot start the key exchange"));
 
 	/* RFC 4253 section 7: a wrong guess means the next kex packet is ignored. */
 	t->skip_guess = t->neg.client_guessed && !t->neg.client_guess_right;
@@ -337,12 +340,11 @@ recv_msg_kexinit(struct kb_transport *t, const uint8_t *payload, size_t len)
 
 	kb_kexinit_free(&t->peer);
 	if ((r = kb_kexinit_parse(&t->peer, payload, len)) != 0)
-		return transport_fail(t, r, SSH_DISCONNECT_PROTOCOL_ERROR,
-		    _("invalid KEXINIT from the client: %s"), kb_err_str(r));
+		return transport_fail_err(t, r, SSH_DISCONNECT_PROTOCOL_ERROR,
+		    N_("invalid KEXINIT from the client"));
 	kb_buf_reset(t->kexinit_peer);
 	if ((r = kb_buf_put(t->kexinit_peer, payload, len)) != 0)
-		return transport_fail(t, r, SSH_DISCONNECT_BY_APPLICATION,
-		    "%s", kb_err_str(r));
+		return transport_fail_code(t, r, SSH_DISCONNECT_BY_APPLICATION);
 
 	/*
 	 * In a rekey we started, our KEXINIT went out already, and the hash
@@ -351,8 +353,8 @@ recv_msg_kexinit(struct kb_transport *t, const uint8_t *payload, size_t len)
 	if (!t->initial) {
 		t->resume_phase = t->phase;
 		if (!t->kexinit_sent && (r = transport_send_kexinit(t)) != 0)
-			return transport_fail(t, r, SSH_DISCONNECT_BY_APPLICATION,
-			    _("cannot send KEXINIT: %s"), kb_err_str(r));
+			return transport_fail_err(t, r, SSH_DISCONNECT_BY_APPLICATION,
+			    N_("cannot send KEXINIT"));
 	}
 
 	/* Strict key exchange and ext-info count in the first exchange only. */
@@ -363,7 +365,7 @@ recv_msg_kexinit(struct kb_transport *t, const uint8_t *payload, size_t len)
 		if (t->strict && t->recv_seqnr != 0)
 			return transport_fail(t, KB_ERR_UNEXPECTED_MESSAGE,
 			    SSH_DISCONNECT_PROTOCOL_ERROR,
-			    _("strict key exchange violated: KEXINIT was not the first packet"));
+			    N_("strict key exchange violated: KEXINIT was not the first packet"));
 	}
 	return kex_start(t);
 }
@@ -448,25 +450,24 @@ recv_msg_kex_method(struct kb_transport *t, const uint8_t *payload, size_t len)
 		return KB_OK;
 	}
 	if ((reply = kb_buf_new(KB_BUF_SIZE_DEFAULT)) == NULL)
-		return transport_fail(t, KB_ERR_ALLOC_FAIL, SSH_DISCONNECT_BY_APPLICATION,
-		    "%s", kb_err_str(KB_ERR_ALLOC_FAIL));
+		return transport_fail_code(t, KB_ERR_ALLOC_FAIL,
+		    SSH_DISCONNECT_BY_APPLICATION);
 	r = kb_kex_server_input(t->kex, payload, len, reply, &done);
 	if (r == 0 && kb_buf_len(reply) > 0)
 		r = transport_send_payload(t, kb_buf_ptr(reply), kb_buf_len(reply));
 	kb_buf_free(reply);
 	if (r == KB_ERR_UNEXPECTED_MESSAGE || r == KB_ERR_MESSAGE_TRUNCATED ||
 	    r == KB_ERR_TRAILING_DATA)
-		return transport_fail(t, r, SSH_DISCONNECT_PROTOCOL_ERROR,
-		    _("invalid key exchange message %u: %s"), (unsigned int)payload[0],
-		    kb_err_str(r));
+		return transport_fail_err(t, r, SSH_DISCONNECT_PROTOCOL_ERROR,
+		    N_("invalid key exchange message %u"), (unsigned int)payload[0]);
 	if (r != 0)
-		return transport_fail(t, r, SSH_DISCONNECT_KEY_EXCHANGE_FAILED,
-		    _("key exchange failed: %s"), kb_err_str(r));
+		return transport_fail_err(t, r, SSH_DISCONNECT_KEY_EXCHANGE_FAILED,
+		    N_("key exchange failed"));
 	if (!done)
 		return KB_OK;
 	if ((r = send_msg_newkeys(t)) != 0)
-		return transport_fail(t, r, SSH_DISCONNECT_KEY_EXCHANGE_FAILED,
-		    _("cannot switch to the new keys: %s"), kb_err_str(r));
+		return transport_fail_err(t, r, SSH_DISCONNECT_KEY_EXCHANGE_FAILED,
+		    N_("cannot switch to the new keys"));
 	return KB_OK;
 }
 
@@ -558,8 +559,8 @@ transport_start_rekey(struct kb_transport *t)
 		    (unsigned long long)(out->blocks * out->block_size), t->kex_count + 1);
 
 	if ((r = transport_send_kexinit(t)) != 0)
-		return transport_fail(t, r, SSH_DISCONNECT_BY_APPLICATION,
-		    _("cannot send KEXINIT: %s"), kb_err_str(r));
+		return transport_fail_err(t, r, SSH_DISCONNECT_BY_APPLICATION,
+		    N_("cannot send KEXINIT"));
 	t->resume_phase = PHASE_OPEN;
 	t->counters.rekeys_started++;
 	return KB_OK;
@@ -586,11 +587,11 @@ recv_msg_newkeys(struct kb_transport *t, const uint8_t *payload, size_t len)
 
 	(void)payload;
 	if (len != 1)
-		return transport_fail(t, KB_ERR_TRAILING_DATA, SSH_DISCONNECT_PROTOCOL_ERROR,
-		    _("invalid NEWKEYS message: %s"), kb_err_str(KB_ERR_TRAILING_DATA));
+		return transport_fail_err(t, KB_ERR_TRAILING_DATA,
+		    SSH_DISCONNECT_PROTOCOL_ERROR, N_("invalid NEWKEYS message"));
 	if ((r = kex_switch_keys(t, KB_DIR_IN)) != 0)
-		return transport_fail(t, r, SSH_DISCONNECT_KEY_EXCHANGE_FAILED,
-		    _("cannot switch to the new keys: %s"), kb_err_str(r));
+		return transport_fail_err(t, r, SSH_DISCONNECT_KEY_EXCHANGE_FAILED,
+		    N_("cannot switch to the new keys"));
 	kex_record_agreed(t);
 	t->kex_count++;
 	t->phase = t->initial ? PHASE_SERVICE : t->resume_phase;

@@ -114,6 +114,38 @@ if LC_ALL=C grep -q '[^ -~]' <<<"$disconnect"; then
 else
 	kb_pass "the DISCONNECT text is printable ASCII"
 fi
+# The bridge's own transport errors go on the wire in English too. No SSH
+# client sends a packet length this large, so a raw socket does, and it
+# prints the description of the SSH_MSG_DISCONNECT that comes back.
+transport_text=$("$KB_PY" - "$bridge_port" <<'EOF'
+import socket, struct, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+s.sendall(b"SSH-2.0-kbtest_1.0\r\n" + struct.pack(">I", 0x7FFFFFF0) + b"\x00" * 12)
+data = b""
+while True:
+    chunk = s.recv(65536)
+    if not chunk:
+        break
+    data += chunk
+data = data[data.index(b"\n") + 1:]
+while len(data) >= 5:
+    plen, pad = struct.unpack(">IB", data[:5])
+    payload = data[5:4 + plen - pad]
+    data = data[4 + plen:]
+    if payload[:1] == b"\x01":
+        dlen = struct.unpack(">I", payload[5:9])[0]
+        sys.stdout.write(payload[9:9 + dlen].decode("utf-8", "replace"))
+        break
+EOF
+)
+kb_say "DISCONNECT for an oversized packet: $transport_text"
+kb_assert_match "$transport_text" 'packet' "the transport's DISCONNECT text names the packet"
+if LC_ALL=C grep -q '[^ -~]' <<<"$transport_text"; then
+	kb_fail "the transport's DISCONNECT text is not printable ASCII: $transport_text"
+else
+	kb_pass "the transport's DISCONNECT text is printable ASCII"
+fi
+
 kb_wait_log "$KB_TMP/bridge-ja.log" "127.0.0.1:$closed" 10 || true
 assert_japanese "$(grep -F "127.0.0.1:$closed" "$KB_TMP/bridge-ja.log" |
     grep -v 'listen' || true)" yes "the bridge's text log about the failure stays Japanese"
