@@ -21,12 +21,14 @@ demo_comment="kexbridge lab demo (removed when the demo exits)"
 pids=()
 tmp=
 user_created=no
+failed_line=
 failed_command=
 # A signal trap can run while a function's output is redirected to a file
 # in $tmp, so cleanup reports on a copy of the original stderr.
 exec 3>&2
 
-# Headings are translated when the kexbridge catalog for $LANG is built.
+# The demo's messages are translated once a kexbridge catalog is compiled
+# into $tmp/locale (see compile_catalogs), before or after the build.
 export TEXTDOMAIN=kexbridge
 translate() {
 	if command -v gettext >/dev/null && [ -n "${TEXTDOMAINDIR:-}" ]; then
@@ -34,6 +36,17 @@ translate() {
 	else
 		printf '%s' "$1"
 	fi
+}
+
+# Prints "lab-demo.sh: " and the printf format $1, filled with the other
+# arguments, to stderr. Callers pass $1 through translate, so each %s in
+# it must stay in the translation, in the same order.
+error() {
+	local format=$1
+
+	shift
+	# shellcheck disable=SC2059 # $1 is a format string on purpose.
+	printf "lab-demo.sh: $format\n" "$@" >&2
 }
 
 heading() {
@@ -44,6 +57,14 @@ heading() {
 	fi
 }
 note() { printf '   %s\n' "$*"; }
+# Like note, with the printf format $1 filled with the other arguments.
+notef() {
+	local format=$1
+
+	shift
+	# shellcheck disable=SC2059 # $1 is a format string on purpose.
+	printf "   $format\n" "$@"
+}
 
 # Succeeds while the process $1 runs. A child that exited but was not
 # waited for yet is a zombie, which kill -0 still finds.
@@ -67,8 +88,15 @@ stop_process() {
 }
 
 cleanup() {
-	local status=$? pid
+	local status=$? pid interrupted failed failed_at
 
+	# The catalogs are in $tmp, so the messages are translated before it
+	# is removed and printed after.
+	interrupted=$(translate 'interrupted; sshd, kexbridge, the account and the temp folder were removed')
+	# xgettext:c-format
+	failed=$(translate 'the demo FAILED with exit status %s; sshd, kexbridge, the account and the temp folder were removed')
+	# xgettext:c-format
+	failed_at=$(translate 'the demo FAILED with exit status %s at line %s (%s); sshd, kexbridge, the account and the temp folder were removed')
 	for pid in "${pids[@]}"; do
 		stop_process "$pid"
 	done
@@ -77,9 +105,11 @@ cleanup() {
 	fi
 	[ -n "$tmp" ] && rm -rf "$tmp"
 	if [ "$status" -eq 130 ]; then
-		echo "lab-demo.sh: interrupted; sshd, kexbridge, the account and the temp folder were removed" >&3
+		error "$interrupted" 2>&3
+	elif [ "$status" -ne 0 ] && [ -n "$failed_line" ]; then
+		error "$failed_at" "$status" "$failed_line" "$failed_command" 2>&3
 	elif [ "$status" -ne 0 ]; then
-		echo "lab-demo.sh: the demo FAILED with exit status $status${failed_command:+ at $failed_command}; sshd, kexbridge, the account and the temp folder were removed" >&3
+		error "$failed" "$status" 2>&3
 	fi
 	exit "$status"
 }
@@ -89,7 +119,10 @@ trap 'exit 130' INT TERM HUP
 # fails has printed its own message before "return 1", so that return is
 # not recorded. BASH_COMMAND is the unexpanded source text, so no password
 # reaches the message.
-trap '[ "${BASH_COMMAND%% *}" = return ] || failed_command="line $LINENO ($BASH_COMMAND)"' ERR
+trap '[ "${BASH_COMMAND%% *}" = return ] || {
+	failed_line=$LINENO
+	failed_command=$BASH_COMMAND
+}' ERR
 
 free_port() {
 	/usr/bin/python3 -c 'import socket
@@ -104,26 +137,55 @@ wait_port() {
 
 	until [ -n "$(ss -Hltn "sport = :$1")" ]; do
 		if [ "$SECONDS" -ge "$deadline" ]; then
-			echo "lab-demo.sh: timed out after 10 s waiting for a listener on 127.0.0.1:$1" >&2
+			# xgettext:c-format
+			error "$(translate 'timed out after 10 s waiting for a listener on %s')" "127.0.0.1:$1"
 			return 1
 		fi
 		sleep 0.1
 	done
 }
 
+# Compiles each translation in po/ into $tmp/locale, where the demo's
+# gettext and kexbridge look, so that the demo is translated before the
+# build too. Does nothing when msgfmt is missing, as it can be until
+# deps.sh has installed gettext. A catalog that fails to compile is
+# skipped. Either way the messages stay in English.
+compile_catalogs() {
+	local lang mo
+
+	command -v msgfmt >/dev/null || return 0
+	# LINGUAS separates the languages by spaces or newlines.
+	# shellcheck disable=SC2013
+	for lang in $(sed 's/#.*//' "$top/po/LINGUAS" 2>/dev/null); do
+		mo="$tmp/locale/$lang/LC_MESSAGES/kexbridge.mo"
+		mkdir -p "${mo%/*}"
+		if msgfmt -o "$mo" "$top/po/$lang.po" 2>/dev/null; then
+			export TEXTDOMAINDIR="$tmp/locale" KEXBRIDGE_LOCALEDIR="$tmp/locale"
+		else
+			rm -f "$mo"
+		fi
+	done
+}
+
+tmp=$(mktemp -d /tmp/kexbridge-demo.XXXXXX)
+chmod 755 "$tmp"
+compile_catalogs
+
 if [ "$(id -u)" -ne 0 ]; then
-	echo "lab-demo.sh: run as root (it starts sshd and creates the account $demo_user)" >&2
+	# xgettext:c-format
+	error "$(translate 'run as root (it starts sshd and creates the account %s)')" "$demo_user"
 	exit 1
 fi
 
 # Step 0: dependencies and build. Output goes to a log shown on failure.
-tmp=$(mktemp -d /tmp/kexbridge-demo.XXXXXX)
-chmod 755 "$tmp"
 heading "0. $(translate "Installing dependencies and building kexbridge")"
 if ! bash "$top/contrib/deps.sh" >"$tmp/deps.log" 2>&1; then
 	cat "$tmp/deps.log"
+	error "$(translate 'installing the dependencies failed; the output of contrib/deps.sh is above')"
 	exit 1
 fi
+# On a fresh machine deps.sh installs msgfmt, so translate from here on.
+[ -n "${TEXTDOMAINDIR:-}" ] || compile_catalogs
 # Each step is checked explicitly: bash ignores set -e inside a subshell
 # that is followed by ||, so a failed make would otherwise go unnoticed.
 build_kexbridge() {
@@ -136,26 +198,32 @@ build_kexbridge() {
 }
 ( build_kexbridge ) >"$tmp/build.log" 2>&1 || {
 	tail -n 40 "$tmp/build.log"
-	echo "lab-demo.sh: the build failed; the last 40 lines of its log are above" >&2
+	error "$(translate 'the build failed; the last 40 lines of its log are above')"
 	exit 1
 }
 kexbridge="$build/kexbridge"
 note "$(translate "kexbridge:") $kexbridge"
 
-# Install the built catalogs where gettext and kexbridge can find them.
-for gmo in "$build"/po/*.gmo "$top"/po/*.gmo; do
-	[ -f "$gmo" ] || continue
-	lang=$(basename "$gmo" .gmo)
-	mkdir -p "$tmp/locale/$lang/LC_MESSAGES"
-	cp "$gmo" "$tmp/locale/$lang/LC_MESSAGES/kexbridge.mo"
-	export TEXTDOMAINDIR="$tmp/locale" KEXBRIDGE_LOCALEDIR="$tmp/locale"
-done
+# Without msgfmt for compile_catalogs, install the built catalogs where
+# gettext and kexbridge can find them. Otherwise the catalogs compiled from
+# po/*.po are used, because make -C po rebuilds a .gmo only when the .pot
+# changes, so a .gmo can be older than its .po.
+if [ -z "${TEXTDOMAINDIR:-}" ]; then
+	for gmo in "$build"/po/*.gmo "$top"/po/*.gmo; do
+		[ -f "$gmo" ] || continue
+		lang=$(basename "$gmo" .gmo)
+		mkdir -p "$tmp/locale/$lang/LC_MESSAGES"
+		cp "$gmo" "$tmp/locale/$lang/LC_MESSAGES/kexbridge.mo"
+		export TEXTDOMAINDIR="$tmp/locale" KEXBRIDGE_LOCALEDIR="$tmp/locale"
+	done
+fi
 
 # Step 1: the old backup server and a throwaway account on it.
 heading "1. $(translate "Starting an old backup server (OpenSSH sshd with legacy algorithms only)")"
 if id "$demo_user" >/dev/null 2>&1; then
 	if [ "$(getent passwd "$demo_user" | cut -d: -f5)" != "$demo_comment" ]; then
-		echo "lab-demo.sh: an account $demo_user exists and was not made by this demo; remove it or edit demo_user" >&2
+		# xgettext:c-format
+		error "$(translate 'an account %s exists and was not made by this demo; remove it or edit demo_user in this script')" "$demo_user"
 		exit 1
 	fi
 	userdel -r -f "$demo_user" >/dev/null 2>&1 || true	# left by a killed run
@@ -191,7 +259,8 @@ EOF
 /usr/sbin/sshd -D -e -f "$tmp/sshd_config" 2>"$tmp/sshd.log" &
 pids+=("$!")
 wait_port "$server_port"
-note "$(translate "sshd on") 127.0.0.1:$server_port, $(translate "account") $demo_user"
+# xgettext:c-format
+notef "$(translate 'sshd on %s, account %s')" "127.0.0.1:$server_port" "$demo_user"
 note "KexAlgorithms     diffie-hellman-group1-sha1,diffie-hellman-group14-sha1"
 note "HostKeyAlgorithms ssh-rsa"
 note "Ciphers           aes128-cbc,3des-cbc,aes256-cbc"
@@ -242,8 +311,18 @@ fi_scp "$tap_port" "$tmp/tap.err" || true
 note "$(translate "scp still fails, because tap mode changes no byte:")"
 sed 's/^/     | /' "$tmp/tap.err"
 sleep 0.5
-note "$(translate "kexbridge log (the negotiation line names the failing categories, both offers and advice):")"
+# The failed negotiation has kexbridge's own word for "failed:" after the
+# session ID, so the note quotes that word from the same catalog.
+# xgettext:c-format
+notef "$(translate 'kexbridge log (the line with "%s" after the session ID names the failing categories, both offers and the advice):')" \
+    "$(translate 'failed:')"
 sed 's/^/     | /' "$tmp/kexbridge.log"
+# OpenSSH 8.8 and later offer no ssh-rsa by default, so the client that
+# plays the FI fails on hostkey against this ssh-rsa-only server.
+if grep -qF 'hostkey (' "$tmp/kexbridge.log"; then
+	note "$(translate 'The hostkey failure above comes from this demo: the OpenSSH client that plays the FI does not offer ssh-rsa (off by default since OpenSSH 8.8).')"
+	note "$(translate 'The ucsm-4.0 profile in step 4 does not restrict host key algorithms, so do not change HostKeyAlgorithms on the server because of this line.')"
+fi
 
 # Step 4: probe the server without the FI.
 heading "4. $(translate "Checking the server without the FI: kexbridge probe")"
@@ -252,7 +331,8 @@ probe_status=0
 "$kexbridge" probe --timeout 5 --profile ucsm-4.0 \
     "127.0.0.1:$server_port" >"$tmp/probe.out" 2>&1 || probe_status=$?
 sed 's/^/     | /' "$tmp/probe.out"
-note "$(translate "probe exit status:") $probe_status  (0 $(translate "all profiles agree"), 1 $(translate "a profile fails"), 2 $(translate "error"))"
+# xgettext:c-format
+notef "$(translate 'probe exit status: %s  (0 all profiles agree, 1 a profile fails, 2 error)')" "$probe_status"
 
 # Step 5: a bridge route in front of the same sshd.
 heading "5. $(translate "Starting kexbridge in bridge mode")"
@@ -264,7 +344,7 @@ mkdir -m 700 "$tmp/bridge-state"
 pids+=("$!")
 if ! wait_port "$bridge_port"; then
 	sed 's/^/     | /' "$tmp/bridge.log"
-	echo "lab-demo.sh: kexbridge in bridge mode did not start; its log is above" >&2
+	error "$(translate 'kexbridge in bridge mode did not start; its log is above')"
 	exit 1
 fi
 note "kexbridge run --listen 127.0.0.1:$bridge_port --upstream 127.0.0.1:$server_port --mode bridge"
@@ -282,7 +362,8 @@ check_client() {
 	fi
 	if [ "$2" -ne 0 ]; then
 		sed 's/^/     | /' "$tmp/bridge.log"
-		echo "lab-demo.sh: $1 through the bridge exited with status $2; the kexbridge log is above" >&2
+		# xgettext:c-format
+		error "$(translate '%s through the bridge exited with status %s; the kexbridge log is above')" "$1" "$2"
 		return 1
 	fi
 }
@@ -293,15 +374,19 @@ compare_copies() {
 	local src_sum dst_sum
 
 	if [ ! -f "$2" ]; then
-		echo "lab-demo.sh: $2 is missing on the server after the copy" >&2
+		# xgettext:c-format
+		error "$(translate '%s is missing on the server after the copy')" "$2"
 		return 1
 	fi
 	src_sum=$(sha256sum <"$1" | cut -d' ' -f1)
 	dst_sum=$(sha256sum <"$2" | cut -d' ' -f1)
-	note "$(translate "source:") $(stat -c %s "$1") $(translate "bytes"), SHA-256 $src_sum  $1"
-	note "$(translate "server:") $(stat -c %s "$2") $(translate "bytes"), SHA-256 $dst_sum  $2"
+	# xgettext:c-format
+	notef "$(translate 'source: %s bytes, SHA-256 %s  %s')" "$(stat -c %s "$1")" "$src_sum" "$1"
+	# xgettext:c-format
+	notef "$(translate 'server: %s bytes, SHA-256 %s  %s')" "$(stat -c %s "$2")" "$dst_sum" "$2"
 	if [ "$src_sum" != "$dst_sum" ]; then
-		echo "lab-demo.sh: MISMATCH: the SHA-256 of $2 on the server differs from its source $1" >&2
+		# xgettext:c-format
+		error "$(translate 'MISMATCH: the SHA-256 of %s on the server differs from its source %s')" "$2" "$1"
 		return 1
 	fi
 	note "=> $(translate "equal")"
@@ -320,7 +405,8 @@ show_session_record() {
 		    grep -F "$1" | tail -n 1) || true
 		if [ -z "$line" ] && [ "$SECONDS" -ge "$deadline" ]; then
 			sed 's/^/     | /' "$tmp/bridge.log"
-			echo "lab-demo.sh: timed out after 10 s waiting for the session record of $1 in the kexbridge log above" >&2
+			# xgettext:c-format
+			error "$(translate 'timed out after 10 s waiting for the session record of %s in the kexbridge log above')" "$1"
 			return 1
 		fi
 		[ -n "$line" ] || sleep 0.1
