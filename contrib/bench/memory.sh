@@ -84,11 +84,32 @@ else:
         held.append(conn)
     signal.pause()
 PY
+# Starts a tap route named $1 to 127.0.0.1:$2 from a file that lifts the
+# per-source and startup limits, because every session comes from
+# 127.0.0.1. Sets KB_PORT, KB_LOG and KB_PID.
+start_tap_unlimited() {
+	KB_PORT=$(kb_free_port)
+	KB_LOG="$KB_TMP/$1.log"
+	cat >"$KB_TMP/$1.conf" <<EOF
+[global]
+log_format = json
+
+[route bench]
+listen = 127.0.0.1:$KB_PORT
+upstream = 127.0.0.1:$2
+mode = tap
+max_sessions = $((sessions + 10))
+max_per_source = $((sessions + 10))
+max_startups = $((sessions + 10))
+EOF
+	kb_start_kexbridge "$1" "$KB_PORT" -f "$KB_TMP/$1.conf"
+}
+
 holder_port=$(kb_free_port)
 "$KB_PY" "$KB_TMP/holder.py" upstream "$holder_port" "$sessions" &
 KB_PIDS+=("$!")
 kb_wait_port "$holder_port" 10 || kb_finish
-kb_start_tap tap-version "$holder_port" || kb_finish
+start_tap_unlimited tap-version "$holder_port" || kb_finish
 sleep 1
 idle=$(bench_vm_kib "$KB_PID" VmRSS)
 report "idle" 0 "$idle"
@@ -107,7 +128,7 @@ kb_wait_exit "$KB_PID" 10 || kb_fail "kexbridge did not stop on SIGTERM"
 
 # 2. Real SSH sessions, opened one after another so sshd never has more
 # unauthenticated connections than its MaxStartups allows.
-kb_start_tap tap-ssh "$SSHD_PORT" || kb_finish
+start_tap_unlimited tap-ssh "$SSHD_PORT" || kb_finish
 sleep 1
 idle=$(bench_vm_kib "$KB_PID" VmRSS)
 report "idle (second instance)" 0 "$idle"
