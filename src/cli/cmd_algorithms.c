@@ -397,8 +397,7 @@ cmd_algorithms(int argc, char **argv)
 			algs_usage(stdout);
 			return KB_EXIT_OK;
 		default:
-			algs_usage(stderr);
-			return KB_EXIT_ERROR;
+			return cli_bad_option("algorithms", argv);
 		}
 	}
 	if (optind < argc) {

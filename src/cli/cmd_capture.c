@@ -207,7 +207,7 @@ capture_parse_args(int argc, char **argv, struct capture_options *opts)
 			capture_usage(stdout);
 			return KB_EXIT_OK;
 		default:
-			return cli_usage_error("capture", "%s", _("invalid option"));
+			return cli_bad_option("capture", argv);
 		}
 	}
 	if (optind != argc)

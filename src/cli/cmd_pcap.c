@@ -144,7 +144,7 @@ pcap_parse_args(int argc, char **argv, struct pcap_options *opts)
 			pcap_usage(stdout);
 			return KB_EXIT_OK;
 		default:
-			return cli_usage_error("pcap", "%s", _("invalid option"));
+			return cli_bad_option("pcap", argv);
 		}
 	}
 	if (optind != argc - 1)

@@ -138,7 +138,7 @@ probe_parse_args(int argc, char **argv, struct probe_options *opts)
 			probe_usage(stdout);
 			return KB_EXIT_OK;
 		default:
-			return cli_usage_error("probe", "%s", _("invalid option"));
+			return cli_bad_option("probe", argv);
 		}
 	}
 	if (optind != argc - 1)

@@ -200,7 +200,7 @@ run_parse_args(int argc, char **argv, struct run_options *opt)
 		case 't': opt->check_only = true; break;
 		case 'h': return 1;
 		default:
-			fprintf(stderr, "%s", _("Try 'kexbridge run --help'.\n"));
+			cli_bad_option("run", argv);
 			return -1;
 		}
 	}

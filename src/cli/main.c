@@ -3,6 +3,7 @@
  */
 #include "config.h"
 
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -62,6 +63,19 @@ main(int argc, char **argv)
 		return KB_EXIT_ERROR;
 	}
 	name = argv[1];
+	/* The commands report a rejected option themselves (cli_bad_option). */
+	opterr = 0;
+	/* "kexbridge help COMMAND" is "kexbridge COMMAND --help". */
+	if (strcmp(name, "help") == 0 && argc > 2) {
+		for (i = 0; subcommands[i].name != NULL; i++) {
+			if (strcmp(argv[2], subcommands[i].name) == 0) {
+				static char help_opt[] = "--help";
+				char *help_argv[] = { argv[2], help_opt, NULL };
+
+				return subcommands[i].run(2, help_argv);
+			}
+		}
+	}
 	if (strcmp(name, "help") == 0 || strcmp(name, "--help") == 0 ||
 	    strcmp(name, "-h") == 0) {
 		main_usage(stdout);

@@ -57,6 +57,17 @@ kb_in_locale C --help
 kb_assert_match "$out" '[Uu]sage|run|probe' "--help in C prints English"
 assert_japanese "$out" no "--help in C has no Japanese"
 
+# A mistyped option names the command and the option, in the locale's
+# language, and "help COMMAND" shows that command's usage.
+kb_in_locale C run --upstrem 127.0.0.1:22
+kb_assert_eq "$status" 2 "an unknown option exits 2"
+kb_assert_match "$out" "^kexbridge run: .*--upstrem" "an unknown option names the command and the option"
+kb_in_locale ja_JP.UTF-8 run --upstrem 127.0.0.1:22
+assert_japanese "$out" yes "an unknown option is reported in Japanese"
+kb_assert_match "$out" "--upstrem" "the Japanese report names the option"
+kb_in_locale C help run
+kb_assert_match "$out" "kexbridge run \\[-f FILE" "help run prints the usage of run"
+
 kb_start_sshd legacy
 kb_in_locale ja_JP.UTF-8 probe --timeout 5 --profile ucsm-4.0 "127.0.0.1:$SSHD_PORT"
 kb_say "probe in ja_JP.UTF-8:"
