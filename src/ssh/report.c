@@ -151,7 +151,8 @@ report_put_failed(FILE *f, const struct kb_report *report, bool translate)
 		fputs(REPORT_TR(translate, N_("; server: ")), f);
 		report_put_list(f, report->server, cat);
 		fputc(')', f);
-		sep = ", ";
+		/* TRANSLATORS: separates failed categories on the negotiation line. */
+		sep = REPORT_TR(translate, N_(", "));
 	}
 }
 
