@@ -414,6 +414,8 @@ bridge_log_record(struct kb_bridge *s)
 		if (s->user != NULL)
 			kb_json_str(json, "user", s->user);
 		kb_json_str(json, "auth", bridge_auth_outcome(s));
+		if (s->auth_method != NULL)
+			kb_json_str(json, "auth_method", s->auth_method);
 		kb_json_str(json, "upstream", s->upstream_str);
 		bridge_record_algorithms(s, json);
 		if (s->command_text != NULL)

@@ -108,6 +108,7 @@ struct kb_bridge {
 	char *password;			/* until the upstream is connected; wiped */
 	size_t password_len;
 	unsigned int auth_failures;
+	const char *auth_method;	/* the last method the client tried, or NULL */
 
 	/* The channel (one per session; see conn_config.max_channels). */
 	bool chan_open;

@@ -318,8 +318,10 @@ bridge_auth_event(struct kb_bridge *s, const struct kb_conn_event *ev)
 {
 	switch (ev->type) {
 	case KB_CONN_EV_AUTH_PASSWORD:
+		s->auth_method = "password";
 		return auth_recv_password(s, ev);
 	case KB_CONN_EV_AUTH_KBDINT:
+		s->auth_method = "keyboard-interactive";
 		return auth_recv_kbdint(s, ev);
 	case KB_CONN_EV_AUTH_KBDINT_RESPONSE:
 		return auth_recv_kbdint_response(s, ev);

@@ -107,7 +107,8 @@ kb_start_bridge strict-good "$SSHD_PORT" --hostkey-policy strict \
 client scp "$KB_PORT" -O "$KB_TMP/small" "$dest:strict-good"
 kb_assert_eq "$rc" 0 "strict policy, known key: the upload succeeds ($(client_err))"
 kb_assert_same_file "$KB_TMP/small" "$KB_HOME/strict-good" "strict policy, known key"
-kb_assert_record "$(last_record "$KB_LOG")" "strict policy, known key" auth=ok exit=0
+kb_assert_record "$(last_record "$KB_LOG")" "strict policy, known key" auth=ok exit=0 \
+    auth_method=password
 
 kb_start_bridge strict-changed "$SSHD_PORT" --hostkey-policy strict \
     --known-hosts "$KB_TMP/known_hosts.changed"

@@ -56,6 +56,8 @@ kb_assert_same_file "$KB_TMP/backup" "$KB_HOME/kbdint-copy" "keyboard-interactiv
 record=$(kb_record_n "$log" 1) || kb_fail "no session_record for the keyboard-interactive copy"
 kb_assert_eq "$(kb_json get "$record" user)" "$KB_USER" "session record names the user"
 kb_assert_eq "$(kb_json get "$record" exit_status)" 0 "session record exit status"
+kb_assert_eq "$(kb_json get "$record" auth_method)" keyboard-interactive \
+    "session record names the login method"
 
 # A wrong answer: the askpass helper answers with another password.
 cp "$KB_PASSWORD_FILE" "$KB_TMP/right-password"
