@@ -30,6 +30,19 @@ static const struct subcommand subcommands[] = {
 	{ NULL, NULL, NULL },
 };
 
+/* Returns the subcommand called name, or NULL. */
+static const struct subcommand *
+main_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; subcommands[i].name != NULL; i++) {
+		if (strcmp(name, subcommands[i].name) == 0)
+			return &subcommands[i];
+	}
+	return NULL;
+}
+
 static void
 main_usage(FILE *out)
 {
@@ -54,8 +67,8 @@ main_usage(FILE *out)
 int
 main(int argc, char **argv)
 {
+	const struct subcommand *cmd;
 	const char *name;
-	size_t i;
 
 	kb_i18n_init();
 	if (argc < 2) {
@@ -66,15 +79,11 @@ main(int argc, char **argv)
 	/* The commands report a rejected option themselves (cli_bad_option). */
 	opterr = 0;
 	/* "kexbridge help COMMAND" is "kexbridge COMMAND --help". */
-	if (strcmp(name, "help") == 0 && argc > 2) {
-		for (i = 0; subcommands[i].name != NULL; i++) {
-			if (strcmp(argv[2], subcommands[i].name) == 0) {
-				static char help_opt[] = "--help";
-				char *help_argv[] = { argv[2], help_opt, NULL };
+	if (strcmp(name, "help") == 0 && argc > 2 && (cmd = main_find(argv[2])) != NULL) {
+		static char help_opt[] = "--help";
+		char *help_argv[] = { argv[2], help_opt, NULL };
 
-				return subcommands[i].run(2, help_argv);
-			}
-		}
+		return cmd->run(2, help_argv);
 	}
 	if (strcmp(name, "help") == 0 || strcmp(name, "--help") == 0 ||
 	    strcmp(name, "-h") == 0) {
@@ -85,10 +94,8 @@ main(int argc, char **argv)
 		printf("kexbridge %s\n", PACKAGE_VERSION);
 		return KB_EXIT_OK;
 	}
-	for (i = 0; subcommands[i].name != NULL; i++) {
-		if (strcmp(name, subcommands[i].name) == 0)
-			return subcommands[i].run(argc - 1, argv + 1);
-	}
+	if ((cmd = main_find(name)) != NULL)
+		return cmd->run(argc - 1, argv + 1);
 	fprintf(stderr, _("kexbridge: unknown command '%s'; run 'kexbridge --help' for the list\n"),
 	    name);
 	return KB_EXIT_ERROR;
