@@ -9,10 +9,10 @@
  *
  * The close lingers: once the output is written, the socket is shut down
  * for writing and the client's input is read and dropped until it closes
- * too, for BRIDGE_LINGER_TIMEOUT at most.  Closing a socket whose receive
+ * too, for BRIDGE_LINGER_TIMEOUT at most. Closing a socket whose receive
  * queue still contains data makes the kernel send RST and drop what it has
- * not sent yet, and a client still sending (scp in the middle of a file)
- * would lose the SSH_MSG_DISCONNECT that states why the session ended.
+ * not sent yet. A client still sending (scp in the middle of a file) would
+ * then lose the SSH_MSG_DISCONNECT that states why the session ended.
  */
 #include "config.h"
 
@@ -348,17 +348,6 @@ bridge_auth_outcome_text(const struct kb_bridge *s)
 	return _("not authenticated");
 }
 
-/* closed_by as the text log shows it; "kexbridge" is a name. */
-static const char *
-bridge_closed_by_text(const char *closed_by)
-{
-	if (strcmp(closed_by, "client") == 0)
-		return _("client");
-	if (strcmp(closed_by, "server") == 0)
-		return _("server");
-	return closed_by;
-}
-
 static void
 bridge_record_text(struct kb_bridge *s, double duration, double rate, char *text, size_t len)
 {
@@ -395,7 +384,7 @@ bridge_record_text(struct kb_bridge *s, double duration, double rate, char *text
 	    m.mac_cs != NULL ? m.mac_cs : "-",
 	    s->command == BRIDGE_CMD_SFTP ? _("subsystem") : _("command"), cmd, files,
 	    (unsigned long long)s->bytes_c2s, (unsigned long long)s->bytes_s2c, duration, rate,
-	    exit_str, bridge_closed_by_text(s->closed_by), s->reason);
+	    exit_str, kb_session_closed_by_text(s->closed_by), s->reason);
 }
 
 /* Logs the one line that sums up a session (event "session_record"). */
@@ -443,11 +432,10 @@ bridge_log_record(struct kb_bridge *s)
 /* Session life cycle                                                  */
 /* ------------------------------------------------------------------ */
 
+/* Frees what a session owns; also a session that bridge_new() built only in part. */
 static void
-bridge_free(struct kb_bridge *s)
+bridge_destroy(struct kb_bridge *s)
 {
-	TAILQ_REMOVE(&s->br->sessions, s, entry);
-	kb_session_count_close(s->ctx);
 	kb_up_free(s->up);
 	kb_conn_free(s->conn);
 	kb_transport_free(s->transport);
@@ -470,6 +458,14 @@ bridge_free(struct kb_bridge *s)
 	free(s->user);
 	free(s->command_text);
 	free(s);
+}
+
+static void
+bridge_free(struct kb_bridge *s)
+{
+	TAILQ_REMOVE(&s->br->sessions, s, entry);
+	kb_session_count_close(s->ctx);
+	bridge_destroy(s);
 	kb_session_release_memory();
 }
 
@@ -902,21 +898,7 @@ bridge_new(struct kb_route_ctx *ctx, evutil_socket_t fd,
 	bufferevent_setcb(s->bev, bridge_read_cb, bridge_write_cb, bridge_event_cb, s);
 	return s;
  fail:
-	kb_conn_free(s->conn);
-	kb_transport_free(s->transport);
-	if (s->to_upstream != NULL)
-		evbuffer_free(s->to_upstream);
-	if (s->handshake_timer != NULL)
-		event_free(s->handshake_timer);
-	if (s->idle_timer != NULL)
-		event_free(s->idle_timer);
-	if (s->auth_timer != NULL)
-		event_free(s->auth_timer);
-	if (s->free_event != NULL)
-		event_free(s->free_event);
-	if (s->drain_timer != NULL)
-		event_free(s->drain_timer);
-	free(s);
+	bridge_destroy(s);
 	return NULL;
 }
 

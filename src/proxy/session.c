@@ -101,7 +101,6 @@ session_log_end(struct kb_session *s, const char *closed_by, const char *reason)
 {
 	struct kb_json *json = kb_json_new();
 	double duration = session_elapsed(&s->started);
-	const char *who = closed_by;
 	char text[512];
 
 	if (json != NULL) {
@@ -113,15 +112,11 @@ session_log_end(struct kb_session *s, const char *closed_by, const char *reason)
 		kb_json_str(json, "closed_by", closed_by);
 		kb_json_str(json, "reason", reason);
 	}
-	/* The JSON stream keeps "client" and "server"; the text log translates them. */
-	if (strcmp(closed_by, "client") == 0)
-		who = _("client");
-	else if (strcmp(closed_by, "server") == 0)
-		who = _("server");
 	snprintf(text, sizeof(text),
 	    _("session end: closed by %s (%s) after %.3f s, %llu bytes client to server, "
-	    "%llu bytes server to client"), who, reason, duration,
-	    (unsigned long long)s->client.bytes, (unsigned long long)s->server.bytes);
+	    "%llu bytes server to client"), kb_session_closed_by_text(closed_by), reason,
+	    duration, (unsigned long long)s->client.bytes,
+	    (unsigned long long)s->server.bytes);
 	kb_log_event(KB_LOG_INFO, s->id, json, text);
 }
 
@@ -190,6 +185,16 @@ session_free(struct kb_session *s)
 		event_free(s->handshake_timer);
 	free(s);
 	kb_session_release_memory();
+}
+
+const char *
+kb_session_closed_by_text(const char *closed_by)
+{
+	if (strcmp(closed_by, "client") == 0)
+		return _("client");
+	if (strcmp(closed_by, "server") == 0)
+		return _("server");
+	return closed_by;
 }
 
 void
@@ -639,7 +644,7 @@ session_auto_decide(struct kb_session *s)
  * what follows them is held until both KEXINITs are parsed. A server that
  * has not sent its KEXINIT SESSION_KEXINIT_WAIT_MS after the client's gets
  * the client's bytes (session_kexinit_wait_cb). The server's bytes are
- * always held, because a bridge answers the client with its own KEXINIT.
+ * always held, because a bridge replies to the client with its own KEXINIT.
  * Returns -1 when the session is gone.
  */
 static int

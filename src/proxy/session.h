@@ -59,6 +59,11 @@ void kb_session_count_open(struct kb_route_ctx *ctx);
 void kb_session_count_close(struct kb_route_ctx *ctx);
 /* Returns free heap memory to the system once no session is open. */
 void kb_session_release_memory(void);
+/*
+ * Returns closed_by ("client", "server" or "kexbridge") as the text log
+ * shows it: translated, except the name kexbridge. JSON keeps the value.
+ */
+const char *kb_session_closed_by_text(const char *closed_by);
 
 /*
  * Logs that a limit was reached (event "limit"): its name as in the
