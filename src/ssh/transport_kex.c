@@ -232,6 +232,8 @@ transport_kex_clear(struct kb_transport *t)
 	t->skip_guess = false;
 }
 
+#define KEX_NO_MATCH_FORMAT	N_("no matching %s algorithm; the client offered \"%s\"")
+
 /* Fails the exchange for the first category without a common algorithm. */
 static int
 kex_fail_negotiation(struct kb_transport *t)
@@ -248,10 +250,9 @@ kex_fail_negotiation(struct kb_transport *t)
 		cat = KB_CAT_KEX;
 	offer = &t->peer.lists[cat];
 	transport_escape(text, sizeof(text), (const uint8_t *)offer->raw, offer->raw_len);
-	snprintf(wire, sizeof(wire), "no matching %s algorithm; the client offered \"%s\"",
-	    category_names[cat], text);
-	snprintf(tr, sizeof(tr), _("no matching %s algorithm; the client offered \"%s\""),
-	    _(category_names[cat]), text);
+	/* The category name is translated too, so transport_fail() cannot format this. */
+	snprintf(wire, sizeof(wire), KEX_NO_MATCH_FORMAT, category_names[cat], text);
+	snprintf(tr, sizeof(tr), _(KEX_NO_MATCH_FORMAT), _(category_names[cat]), text);
 	return transport_fail_texts(t, KB_ERR_NO_MATCH, SSH_DISCONNECT_KEY_EXCHANGE_FAILED,
 	    wire, tr);
 }
