@@ -193,7 +193,7 @@ struct kb_conf {
 void kb_conf_init(struct kb_conf *conf);
 void kb_conf_free(struct kb_conf *conf);
 
-/* Size of an error buffer that holds any configuration error in full. */
+/* Size of an error buffer that fits any configuration error in full. */
 #define KB_CONF_ERR_MAX		2048
 
 /*

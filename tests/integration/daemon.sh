@@ -281,31 +281,35 @@ kb_assert_match "$out" 'cannot create state directory .*no-such-dir/state' \
 
 # --- Open file limit -------------------------------------------------------
 # A soft limit of 256 is raised to the hard limit at start. With a hard
-# limit of 2000, below what max_sessions = 1024 may need, a warning says so.
-port_n=$(kb_free_port)
-(
-	ulimit -Sn 256
-	exec "$KEXBRIDGE" run --listen "127.0.0.1:$port_n" --upstream "127.0.0.1:$SSHD_PORT" \
-	    --mode tap 2>"$KB_TMP/nofile.log"
-) &
-pid=$!
-KB_PIDS+=("$pid")
-kb_wait_port "$port_n" 10 || kb_fail "kexbridge with a soft limit of 256 is not listening"
+# limit of 2000, below what max_sessions = 1024 may need, a warning is logged.
+
+# Starts a tap route with the soft open file limit $1 and, when $2 is not
+# empty, the hard limit $2; its stderr goes to $KB_TMP/$3.log. Sets pid.
+start_with_nofile() {
+	local port
+
+	port=$(kb_free_port)
+	(
+		ulimit -Sn "$1"
+		if [ -n "$2" ]; then
+			ulimit -Hn "$2"
+		fi
+		exec "$KEXBRIDGE" run --listen "127.0.0.1:$port" \
+		    --upstream "127.0.0.1:$SSHD_PORT" --mode tap 2>"$KB_TMP/$3.log"
+	) &
+	pid=$!
+	KB_PIDS+=("$pid")
+	kb_wait_port "$port" 10 || kb_fail "kexbridge ($3) is not listening"
+}
+
+start_with_nofile 256 "" nofile
 soft=$(awk '/^Max open files/ { print $4 }' "/proc/$pid/limits")
 hard=$(awk '/^Max open files/ { print $5 }' "/proc/$pid/limits")
 kb_assert_eq "$soft" "$hard" "the soft open file limit of 256 was raised to the hard limit"
 kill -TERM "$pid"
 kb_wait_exit "$pid" 10 || kb_fail "kexbridge (soft limit 256) did not exit on SIGTERM"
-port_n=$(kb_free_port)
-(
-	ulimit -Sn 256
-	ulimit -Hn 2000
-	exec "$KEXBRIDGE" run --listen "127.0.0.1:$port_n" --upstream "127.0.0.1:$SSHD_PORT" \
-	    --mode tap 2>"$KB_TMP/nofile-low.log"
-) &
-pid=$!
-KB_PIDS+=("$pid")
-kb_wait_port "$port_n" 10 || kb_fail "kexbridge with a hard limit of 2000 is not listening"
+
+start_with_nofile 256 2000 nofile-low
 kb_assert_match "$(cat "$KB_TMP/nofile-low.log")" \
     'WARN.*open file limit is 2000.*max_sessions = 1024.*6208' \
     "a hard limit of 2000 is reported against max_sessions"

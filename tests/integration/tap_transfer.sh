@@ -105,8 +105,8 @@ max_c2s=$(kb_json select "$sshd_tap_log" session_end | while IFS= read -r l; do
 	kb_json get "$l" bytes_c2s; done | sort -n | tail -n 1)
 kb_assert_match "$max_c2s" '^[0-9]{7,}$' "an upload session carried >= 1 MiB c2s ($max_c2s bytes)"
 
-# After both KEXINITs a session relays with splice(2); the debug log says
-# so, and the copy and the byte counts must be as complete as before.
+# After both KEXINITs a session relays with splice(2), which the debug log
+# reports. The copy and the byte counts must be as complete as before.
 KB_PORT=$(kb_free_port)
 kb_start_kexbridge tap-splice "$KB_PORT" --mode tap --log-level debug \
     --log-format json --listen "127.0.0.1:$KB_PORT" --upstream "127.0.0.1:$SSHD_PORT"
